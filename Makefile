@@ -1,0 +1,50 @@
+# Roost: `make run` starts the platform, `make test` checks it. Everything installs into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus wrk
+
+.PHONY: run test lint fmt unit bench install system-deps clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/roost up
+
+# Debian packages some tests drive for real: chromium (browser tests), promtool (alert rule
+# tests), wrk (benchmarks). Installed only when missing, so a second run costs nothing.
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench loadtests migrations
+	$(BIN)/ruff format --check src tests bench loadtests migrations
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench loadtests migrations
+	$(BIN)/ruff check --fix src tests bench loadtests migrations
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .roost .pytest_cache .mypy_cache .ruff_cache coverage.xml .coverage*

@@ -1,0 +1,201 @@
+"""The ``roost`` command line: up, serve, migrate, maintenance, smoke, version.
+
+Imports are lazy on purpose: ``roost serve --workers N`` must set the Prometheus multiprocess
+directory before prometheus-client is first imported, and ``roost version`` should be instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from roost.core.settings import Settings
+
+app = typer.Typer(
+    name="roost",
+    help="Roost: kv, thumbnails, birds and optimizer services from one codebase.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+maintenance_app = typer.Typer(help="Turn maintenance mode on or off for every replica.")
+app.add_typer(maintenance_app, name="maintenance")
+
+console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    from roost.core.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        fail(str(error))
+
+
+def resolved_settings() -> Settings:
+    from roost.infra.runtime import with_runtime_urls
+
+    return with_runtime_urls(settings_or_exit())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from roost import __version__
+
+    typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    role: Annotated[str, typer.Argument(help="kv, thumbnails, optimizer, birds, bird-images, …")],
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: the role's port)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+) -> None:
+    """Serve one role's HTTP API."""
+    from roost.core.settings import ROLE_PORTS
+
+    if role not in ROLE_PORTS or role == "worker":
+        fail(f"unknown role {role!r}; roles: {', '.join(r for r in ROLE_PORTS if r != 'worker')}")
+    os.environ["ROOST_ROLE"] = role
+    settings = resolved_settings()
+    for field in ("database_url", "redis_url", "broker_url", "storage_url"):
+        value = getattr(settings, field)
+        if value is not None:
+            os.environ[f"ROOST_{field.upper()}"] = value
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = (settings.data_dir / "metrics" / f"{role}-{os.getpid()}").resolve()
+        # Must be set before prometheus-client is imported anywhere in this process.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        from roost.core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(metrics_dir)
+
+    from roost.core import server
+    from roost.roles import ROLE_BUILDERS
+
+    if role not in ROLE_BUILDERS:
+        fail(f"role {role!r} is not available in this build")
+    server.run(
+        "roost.roles:app_from_env",
+        host=host,
+        port=port or ROLE_PORTS[role],
+        workers=workers,
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending database migration."""
+    from roost.infra.migrate import upgrade
+
+    settings = resolved_settings()
+    if settings.database_url is None:
+        fail("ROOST_DATABASE_URL is not set and no `roost up` is running")
+    upgrade(settings.database_url)
+    console.print("[green]migrations applied[/green]")
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path | None, typer.Option(help="Where embedded data lives")] = None,
+    host: Annotated[str, typer.Option(help="Interface the roles bind")] = "127.0.0.1",
+    port_offset: Annotated[int, typer.Option(help="Added to every role's default port")] = 0,
+    roles: Annotated[str | None, typer.Option(help="Comma-separated roles (default: all)")] = None,
+) -> None:
+    """Start the whole platform on embedded Postgres and Redis (or the URLs you configure)."""
+    from roost.platform import Platform
+
+    settings = settings_or_exit(**({"data_dir": data_dir} if data_dir else {}))
+    selected = [r.strip() for r in roles.split(",")] if roles else None
+    try:
+        Platform(
+            settings, host=host, port_offset=port_offset, roles=selected, console=console
+        ).run()
+    except ValueError as error:
+        fail(str(error))
+
+
+@maintenance_app.command("on")
+def maintenance_on() -> None:
+    """Every route but health and metrics answers 503 within a second."""
+    _set_maintenance(True)
+
+
+@maintenance_app.command("off")
+def maintenance_off() -> None:
+    """Back to normal service."""
+    _set_maintenance(False)
+
+
+@maintenance_app.command("status")
+def maintenance_status() -> None:
+    """Print whether maintenance mode is on."""
+    import asyncio
+
+    from roost.infra.redis import create_redis, read_maintenance_flag
+
+    settings = resolved_settings()
+
+    async def read() -> bool:
+        client = create_redis(settings)
+        try:
+            return await read_maintenance_flag(client)
+        finally:
+            await client.aclose()
+
+    typer.echo("on" if asyncio.run(read()) else "off")
+
+
+def _set_maintenance(enabled: bool) -> None:
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from roost.infra.redis import create_redis, write_maintenance_flag
+
+    settings = resolved_settings()
+    if settings.redis_url is None:
+        fail("ROOST_REDIS_URL is not set and no `roost up` is running")
+
+    async def write() -> None:
+        client = create_redis(settings)
+        try:
+            await write_maintenance_flag(client, enabled)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(write())
+    except RedisError as error:
+        fail(f"could not reach Redis: {error}")
+    console.print(f"maintenance mode {'[yellow]on' if enabled else '[green]off'}")
+
+
+@app.command()
+def smoke(
+    base_url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8000")],
+    timeout: Annotated[float, typer.Option(help="Seconds per request")] = 5.0,
+) -> None:
+    """Check a running role end to end; exits non-zero on the first failed check."""
+    from roost.smoke import run_smoke
+
+    failures = run_smoke(base_url.rstrip("/"), timeout=timeout, console=console)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,130 @@
+"""The app factory every role is built with: shared middleware, errors, health, metrics.
+
+A role hands in its routers and a ``setup`` coroutine. ``setup`` opens the role's resources on
+an :class:`AsyncExitStack` (closed in reverse order on shutdown) and says which health checks
+and which maintenance flag apply. Uvicorn stops accepting connections on SIGTERM and lets
+in-flight requests finish before the lifespan closes the stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from roost import __version__
+from roost.core.errors import install_error_handlers
+from roost.core.health import HealthCheck, health_router, run_checks
+from roost.core.maintenance import FlagReader, MaintenanceGate, MaintenanceSwitch
+from roost.core.metrics import APP_INFO, render_latest
+from roost.core.middleware import JSON_API_CSP, BodySizeLimit, RequestPipeline, security_headers
+from roost.core.settings import Settings
+from roost.core.tracing import instrument_app, setup_tracing, tracing_enabled
+
+log = structlog.get_logger("roost.app")
+
+
+@dataclass
+class RoleRuntime:
+    """What a role's setup reports back to the core."""
+
+    checks: list[HealthCheck] = field(default_factory=list)
+    maintenance_flag: FlagReader | None = None
+
+
+RoleSetup = Callable[[FastAPI, Settings, AsyncExitStack], Awaitable[RoleRuntime]]
+
+
+async def _no_setup(_: FastAPI, __: Settings, ___: AsyncExitStack) -> RoleRuntime:
+    return RoleRuntime()
+
+
+def create_app(
+    *,
+    role: str,
+    settings: Settings,
+    routers: Sequence[APIRouter] = (),
+    setup: RoleSetup = _no_setup,
+    csp: str = JSON_API_CSP,
+    title: str | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        APP_INFO.labels(__version__, role).set(1)
+        async with AsyncExitStack() as stack:
+            runtime = await setup(app, settings, stack)
+            app.state.checks = runtime.checks
+            if runtime.maintenance_flag is not None:
+                switch = MaintenanceSwitch(
+                    runtime.maintenance_flag, poll_seconds=settings.maintenance_poll_seconds
+                )
+                await switch.start()
+                stack.push_async_callback(switch.stop)
+                app.state.maintenance = switch
+            results = await run_checks(runtime.checks, settings.readiness_timeout)
+            log.info(
+                "started",
+                role=role,
+                version=__version__,
+                dependencies={r.name: "ok" if r.ok else r.error for r in results},
+            )
+            yield
+            log.info("stopping", role=role)
+
+    app = FastAPI(
+        title=title or f"Roost {role}",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.role = role
+    app.state.checks = []
+    app.state.maintenance = None
+    install_error_handlers(app)
+
+    app.include_router(
+        health_router(
+            lambda: app.state.checks,
+            version=__version__,
+            role=role,
+            timeout=settings.readiness_timeout,
+        )
+    )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        payload, content_type = render_latest()
+        return Response(payload, media_type=content_type)
+
+    for router in routers:
+        app.include_router(router)
+
+    # add_middleware puts each new layer outside the previous ones: this list is innermost first.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        )
+    app.add_middleware(MaintenanceGate, switch=lambda: app.state.maintenance)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestPipeline,
+        extra_headers=security_headers(csp=csp, hsts=settings.behind_tls),
+        access_log_enabled=settings.access_log,
+    )
+
+    if tracing_enabled(settings):
+        setup_tracing(settings, role)
+        instrument_app(app)
+    return app

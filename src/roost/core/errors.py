@@ -1,0 +1,144 @@
+"""One JSON error envelope for every 4xx/5xx: ``{"error": {"code", "message", "request_id"}}``.
+
+Domain code raises its own exceptions; each domain's ``api.py`` translates them into
+:class:`ApiError` (or registers a mapping), and the handlers here render every error — including
+validation errors, unknown routes and unexpected crashes — in the same shape, never with a
+stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from roost.core.context import current_request_id
+
+log = structlog.get_logger("roost.errors")
+
+_STATUS_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a stable machine-readable code and a human message."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+        self.details = details
+
+
+class DependencyUnavailable(ApiError):
+    """A backing service (Redis, Postgres, broker, storage, upstream) cannot be reached."""
+
+    def __init__(self, dependency: str, *, retry_after: int = 5) -> None:
+        super().__init__(
+            503,
+            "dependency_unavailable",
+            f"{dependency} is unavailable, try again shortly",
+            headers={"Retry-After": str(retry_after)},
+            details={"dependency": dependency},
+        )
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": current_request_id()}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    details: Any = None,
+) -> Response:
+    return Response(
+        orjson.dumps(error_body(code, message, details)),
+        status_code=status_code,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _api_error(_: Request, exc: ApiError) -> Response:
+    return error_response(
+        exc.status_code, exc.code, exc.message, headers=exc.headers, details=exc.details
+    )
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such route"
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+    problems = [_describe_problem(item) for item in exc.errors()]
+    if any(p["type"] == "json_invalid" for p in problems):
+        return error_response(400, "invalid_json", "request body is not valid JSON")
+    message = "; ".join(p["message"] for p in problems[:5]) or "invalid request"
+    return error_response(422, "validation_error", message, details=problems)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return error_response(500, "internal_error", "internal server error")
+
+
+def _describe_problem(item: Mapping[str, Any]) -> dict[str, str]:
+    location = ".".join(str(part) for part in item.get("loc", ()))
+    kind = str(item.get("type", "invalid"))
+    if kind == "json_invalid":
+        return {"field": "body", "message": "request body is not valid JSON", "type": kind}
+    if kind == "extra_forbidden":
+        return {"field": location, "message": f"{location}: unknown field", "type": kind}
+    return {"field": location, "message": f"{location}: {item.get('msg', 'invalid')}", "type": kind}

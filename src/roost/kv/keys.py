@@ -1,0 +1,72 @@
+"""Pure validation of keys, TTLs and list cursors (no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from roost.kv.errors import InvalidCursor, InvalidKey, InvalidTTL, KeyTooLarge
+
+MAX_KEY_BYTES = 512
+# C0/C1 control characters and DEL; they break logs, terminals and redis-cli output.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def validate_key(key: str) -> str:
+    if not key:
+        raise InvalidKey("key must not be empty")
+    size = len(key.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise KeyTooLarge(f"key is {size} bytes; the limit is {MAX_KEY_BYTES} bytes")
+    if _CONTROL.search(key):
+        raise InvalidKey("key must not contain control characters")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey("key must be valid UTF-8") from None
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    if len(prefix.encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
+        raise KeyTooLarge(f"prefix is longer than {MAX_KEY_BYTES} bytes")
+    if _CONTROL.search(prefix):
+        raise InvalidKey("prefix must not contain control characters")
+    return prefix
+
+
+def validate_ttl(ttl_seconds: int | None, max_ttl_seconds: int) -> int | None:
+    if ttl_seconds is None:
+        return None
+    if ttl_seconds < 1:
+        raise InvalidTTL("ttl_seconds must be at least 1")
+    if ttl_seconds > max_ttl_seconds:
+        raise InvalidTTL(f"ttl_seconds must be at most {max_ttl_seconds}")
+    return ttl_seconds
+
+
+def glob_escape(text: str) -> str:
+    """Escape Redis MATCH pattern characters so a prefix matches literally."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+def encode_cursor(redis_cursor: int, skip: int) -> str:
+    """An opaque page cursor: where SCAN stopped plus how much of its batch we already served."""
+    return base64.urlsafe_b64encode(f"{redis_cursor}:{skip}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return 0, 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        redis_part, skip_part = raw.split(":")
+        redis_cursor, skip = int(redis_part), int(skip_part)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidCursor("cursor is not one this API returned") from None
+    if redis_cursor < 0 or skip < 0:
+        raise InvalidCursor("cursor is not one this API returned")
+    return redis_cursor, skip

@@ -1,0 +1,200 @@
+"""``roost up``: every role on one machine, on embedded backends unless URLs are configured.
+
+The supervisor starts embedded Postgres and Redis, migrates, then runs each role as its own
+``roost serve`` process (its logs under ``<data_dir>/logs``), restarts a role that dies, and on
+Ctrl-C or SIGTERM stops the roles first (they finish in-flight requests), then the backends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from roost.core.settings import ROLE_PORTS, Settings
+from roost.infra import migrate
+from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from roost.infra.runtime import clear_runtime, write_runtime
+from roost.roles import api_roles
+
+STOP_TIMEOUT_SECONDS = 25
+READY_TIMEOUT_SECONDS = 60
+
+
+@dataclass
+class Child:
+    role: str
+    port: int | None
+    command: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    host: str = "127.0.0.1"
+    port_offset: int = 0
+    roles: list[str] | None = None
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    _stopping: bool = False
+
+    def run(self) -> None:
+        roles = self._selected_roles()
+        data_dir = self.settings.data_dir.resolve()
+        postgres = EmbeddedPostgres(data_dir / "postgres")
+        redis = EmbeddedRedis(data_dir / "redis", port=free_port())
+        children: list[Child] = []
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        try:
+            urls = self._start_backends(data_dir, postgres, redis)
+            write_runtime(data_dir, urls)
+            self.console.print("applying migrations…")
+            migrate.upgrade(urls["database_url"])
+            env = self._child_env(urls, data_dir)
+            children = [self._child(role, data_dir) for role in roles]
+            for child in children:
+                self._spawn(child, env)
+            self._print_urls(children, urls)
+            self._wait_until_ready(children)
+            self._supervise(children, env)
+        finally:
+            self._stop_children(children)
+            redis.stop()
+            postgres.stop()
+            clear_runtime(data_dir)
+            self.console.print("[green]stopped[/green]")
+
+    def _selected_roles(self) -> list[str]:
+        available = api_roles()
+        if self.roles is None:
+            return available
+        unknown = [r for r in self.roles if r not in available]
+        if unknown:
+            raise ValueError(
+                f"unknown roles: {', '.join(unknown)}; available: {', '.join(available)}"
+            )
+        return self.roles
+
+    def _request_stop(self, signum: int, _: FrameType | None) -> None:
+        if not self._stopping:
+            self.console.print(f"\n{signal.Signals(signum).name}: stopping…")
+        self._stopping = True
+
+    def _start_backends(
+        self, data_dir: Path, postgres: EmbeddedPostgres, redis: EmbeddedRedis
+    ) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        if self.settings.database_url:
+            urls["database_url"] = self.settings.database_url
+        else:
+            self.console.print("starting embedded PostgreSQL…")
+            postgres.start()
+            urls["database_url"] = postgres.url
+        if self.settings.redis_url:
+            urls["redis_url"] = self.settings.redis_url
+        else:
+            self.console.print("starting embedded Redis…")
+            redis.start()
+            urls["redis_url"] = redis.url
+        urls["broker_url"] = self.settings.broker_url or urls["redis_url"]
+        urls["storage_url"] = self.settings.storage_url or (data_dir / "objects").as_uri()
+        return urls
+
+    def _child_env(self, urls: dict[str, str], data_dir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({f"ROOST_{k.upper()}": v for k, v in urls.items()})
+        env["ROOST_DATA_DIR"] = str(data_dir)
+        return env
+
+    def _child(self, role: str, data_dir: Path) -> Child:
+        port = ROLE_PORTS[role] + self.port_offset
+        command = [sys.executable, "-m", "roost", "serve", role, "--host", self.host]
+        command += ["--port", str(port)]
+        return Child(role, port, command, data_dir / "logs" / f"{role}.log")
+
+    def _spawn(self, child: Child, env: dict[str, str]) -> None:
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with child.log_path.open("ab") as log_file:
+            # A session of its own: Ctrl-C reaches only the supervisor, which stops roles in order.
+            child.process = subprocess.Popen(
+                child.command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        child.started_at = time.monotonic()
+
+    def _print_urls(self, children: list[Child], urls: dict[str, str]) -> None:
+        table = Table(title="Roost is starting", show_lines=False)
+        table.add_column("role")
+        table.add_column("URL")
+        table.add_column("logs")
+        for child in children:
+            table.add_row(child.role, f"http://{self.host}:{child.port}", str(child.log_path))
+        self.console.print(table)
+        self.console.print(f"postgres: {urls['database_url']}")
+        self.console.print(f"redis:    {urls['redis_url']}")
+        self.console.print(f"storage:  {urls['storage_url']}")
+
+    def _wait_until_ready(self, children: list[Child]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        pending = {c.role: c for c in children if c.port is not None}
+        with httpx.Client(timeout=1.0) as client:
+            while pending and time.monotonic() < deadline and not self._stopping:
+                for role, child in list(pending.items()):
+                    try:
+                        if client.get(f"http://{self.host}:{child.port}/readyz").status_code == 200:
+                            del pending[role]
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.2)
+        if pending:
+            self.console.print(f"[yellow]not ready yet:[/yellow] {', '.join(pending)} (see logs)")
+        elif not self._stopping:
+            self.console.print("[bold green]ready[/bold green] — Ctrl-C stops everything")
+
+    def _supervise(self, children: list[Child], env: dict[str, str]) -> None:
+        while not self._stopping:
+            for child in children:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is None or self._stopping:
+                    continue
+                child.restarts += 1
+                self.console.print(
+                    f"[red]{child.role} exited with {code}[/red]; restarting "
+                    f"(restart #{child.restarts}, see {child.log_path})"
+                )
+                # Back off a crash loop instead of spinning.
+                time.sleep(min(child.restarts, 10) * 0.5)
+                self._spawn(child, env)
+            time.sleep(0.2)
+
+    def _stop_children(self, children: list[Child]) -> None:
+        running = [c for c in children if c.process is not None and c.process.poll() is None]
+        for child in running:
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()

@@ -1,0 +1,101 @@
+"""Shared fixtures: the machine's real Postgres, Redis and RabbitMQ.
+
+Locally a missing service skips the tests that need it; in CI (``CI=true``) it fails them,
+because a green run that tested nothing is worse than a red one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+POSTGRES_URL = os.environ.get(
+    "ROOST_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+RABBITMQ_URL = os.environ.get("ROOST_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if port_open(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI requires every service)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    require_service("RabbitMQ", "127.0.0.1", 5672)
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique token to keep tests' keys and names apart."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def artifacts_dir() -> Iterator[Path]:
+    path = REPO_ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+async def flushed_redis(redis_url: str) -> str:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    await client.aclose()
+    return redis_url
+
+
+@pytest.fixture
+def serve_asgi():
+    """``async with serve_asgi(app) as client``: run the app's lifespan, talk to it in-process."""
+    from contextlib import asynccontextmanager
+
+    import httpx
+
+    @asynccontextmanager
+    async def running(app):  # type: ignore[no-untyped-def]
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                base_url="http://testserver",
+            ) as client,
+        ):
+            yield client
+
+    return running
