@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus wrk
+LINT_PATHS = $(wildcard src tests bench loadtests migrations)
 
 .PHONY: run test lint fmt unit bench install system-deps clean
 
@@ -29,13 +30,13 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench loadtests migrations
-	$(BIN)/ruff format --check src tests bench loadtests migrations
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests bench loadtests migrations
-	$(BIN)/ruff check --fix src tests bench loadtests migrations
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider

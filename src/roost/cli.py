@@ -77,11 +77,12 @@ def serve(
             os.environ[f"ROOST_{field.upper()}"] = value
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = (settings.data_dir / "metrics" / f"{role}-{os.getpid()}").resolve()
-        # Must be set before prometheus-client is imported anywhere in this process.
+        # A fresh directory (stale files of a dead run would be summed in), set before
+        # prometheus-client is imported anywhere in this process.
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for stale in metrics_dir.glob("*.db"):
+            stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        from roost.core.metrics import prepare_multiprocess_dir
-
-        prepare_multiprocess_dir(metrics_dir)
 
     from roost.core import server
     from roost.roles import ROLE_BUILDERS

@@ -6,10 +6,14 @@ shows up directly in the kv benchmark.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
@@ -96,3 +100,69 @@ def _route_stdlib_logging(level: str, shared: list[Any], json: bool) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access log; uvicorn's would double every line.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class AccessLogWriter:
+    """Access-log lines in the same JSON shape as every other log line, written in batches.
+
+    The access log runs on every request: going through structlog's processor chain and
+    flushing stdout per line cost ~23 µs a request in the kv benchmark. Lines are buffered and
+    flushed when 64 are waiting or every 200 ms (``flush_periodically``), and on shutdown.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO | None = None,
+        *,
+        enabled: bool = True,
+        tracing: bool = False,
+        batch_size: int = 64,
+    ) -> None:
+        self.enabled = enabled
+        self._stream = stream
+        self._tracing = tracing
+        self._batch_size = batch_size
+        self._lines: list[bytes] = []
+
+    def write(self, fields: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        fields["event"] = "request"
+        fields["level"] = "info"
+        request_id = request_id_var.get()
+        if request_id is not None:
+            fields["request_id"] = request_id
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        if self._tracing:
+            _add_trace_id(None, "", fields)
+        self._lines.append(orjson.dumps(fields, default=str))
+        if len(self._lines) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        data = b"\n".join(self._lines) + b"\n"
+        self._lines.clear()
+        stream = self._stream or sys.stdout.buffer
+        try:
+            stream.write(data)
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stdout must not fail requests
+            pass
+
+    @asynccontextmanager
+    async def flush_periodically(self, interval: float = 0.2) -> AsyncIterator[None]:
+        async def flush_forever() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self.flush()
+
+        task = asyncio.create_task(flush_forever(), name="access-log-flush")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.flush()

@@ -8,7 +8,6 @@ aggregates them; without it the default in-process registry is used.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -81,13 +80,6 @@ def render_latest() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
-
-
-def prepare_multiprocess_dir(directory: Path) -> None:
-    """Start from an empty directory: stale files from a dead run would be summed in."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
 
 
 def mark_process_dead(pid: int) -> None:

@@ -7,10 +7,11 @@ benchmark holds them to >= 80% of a bare FastAPI hello-world's throughput.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.core.context import request_id_var
 from roost.core.errors import error_response
+from roost.core.logging import AccessLogWriter
 from roost.core.metrics import (
     HTTP_IN_PROGRESS,
     HTTP_REQUEST_DURATION,
@@ -25,7 +27,6 @@ from roost.core.metrics import (
     HTTP_REQUESTS_FAILED,
 )
 
-access_log = structlog.get_logger("roost.access")
 crash_log = structlog.get_logger("roost.errors")
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -70,20 +71,23 @@ class RequestPipeline:
         app: ASGIApp,
         *,
         extra_headers: Iterable[tuple[bytes, bytes]],
-        access_log_enabled: bool = True,
+        access_log: AccessLogWriter | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.app = app
         self.extra_headers = list(extra_headers)
-        self.access_log_enabled = access_log_enabled
+        self.access_log_enabled = access_log is not None
+        self.access_log = access_log or AccessLogWriter(enabled=False)
         self.clock = clock
+        self._series: dict[tuple[str, str, int], _Series] = {}
+        self._in_progress: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         request_id_header = (b"x-request-id", request_id.encode())
         extra_headers = self.extra_headers
@@ -100,7 +104,9 @@ class RequestPipeline:
 
         method = scope["method"]
         started = self.clock()
-        in_progress = HTTP_IN_PROGRESS.labels(method)
+        in_progress = self._in_progress.get(method)
+        if in_progress is None:
+            in_progress = self._in_progress[method] = HTTP_IN_PROGRESS.labels(method)
         in_progress.inc()
         try:
             await self.app(scope, receive, send_with_headers)
@@ -124,19 +130,34 @@ class RequestPipeline:
         if scope["path"] in QUIET_PATHS:
             return
         path = route_template(scope)
-        HTTP_REQUESTS.labels(method, path, str(status)).inc()
-        HTTP_REQUEST_DURATION.labels(method, path).observe(elapsed)
-        if status >= 500:
-            HTTP_REQUESTS_FAILED.labels(method, path).inc()
+        series = self._series.get((method, path, status))
+        if series is None:
+            series = self._series[(method, path, status)] = _Series(method, path, status)
+        series.requests.inc()
+        series.duration.observe(elapsed)
+        if series.failed is not None:
+            series.failed.inc()
         if self.access_log_enabled:
-            access_log.info(
-                "request",
-                method=method,
-                path=scope["path"],
-                route=path,
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
+            self.access_log.write(
+                {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                }
             )
+
+
+class _Series:
+    """The metric children of one (method, route, status): ``labels()`` costs ~5 µs a call."""
+
+    __slots__ = ("duration", "failed", "requests")
+
+    def __init__(self, method: str, path: str, status: int) -> None:
+        self.requests = HTTP_REQUESTS.labels(method, path, str(status))
+        self.duration = HTTP_REQUEST_DURATION.labels(method, path)
+        self.failed = HTTP_REQUESTS_FAILED.labels(method, path) if status >= 500 else None
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -7,9 +7,10 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
+from prometheus_client import Histogram
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -48,9 +49,65 @@ def create_redis(settings: Settings, url: str | None = None) -> Redis:
     return Redis(connection_pool=pool)
 
 
+_DURATION_BY_OPERATION: dict[str, Histogram] = {}
+
+
+class AutoPipeline:
+    """Coalesce the commands issued in one event-loop iteration into one pipeline round trip.
+
+    Under concurrency a single command costs redis-py ~120 µs of CPU; in a pipeline of 64 it
+    costs ~18 µs (measured, see the foundation issue note). Requests served in the same loop
+    iteration therefore share one round trip, the way ioredis' auto-pipelining does. A single
+    request alone pays one extra loop turn. Commands are independent (no transaction).
+    """
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def execute(self, *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((args, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for args, _ in batch:
+            pipe.execute_command(*args)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # the request was cancelled meanwhile
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 async def timed(operation: str, awaitable: Awaitable[T]) -> T:
     """Await one Redis call, record its duration, and turn an outage into a 503."""
-    histogram = REDIS_OPERATION_DURATION.labels(operation)
+    histogram = _DURATION_BY_OPERATION.get(operation)
+    if histogram is None:
+        histogram = _DURATION_BY_OPERATION[operation] = REDIS_OPERATION_DURATION.labels(operation)
     started = time.perf_counter()
     try:
         return await awaitable

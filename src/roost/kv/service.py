@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
-from roost.infra.redis import timed
+from roost.infra.redis import AutoPipeline, timed
 from roost.kv.errors import KeyNotFound, ValueTooLarge, VersionConflict
 from roost.kv.keys import (
     decode_cursor,
@@ -90,17 +89,17 @@ def encode_value(value: Any, config: KVConfig) -> bytes:
     return encoded
 
 
-async def get_entry(redis: Redis, config: KVConfig, key: str) -> Entry:
+async def get_entry(redis: AutoPipeline, config: KVConfig, key: str) -> Entry:
     validate_key(key)
     raw_value, raw_version = await timed(
-        "hmget", redis.hmget(config.namespace + key, [b"v", b"ver"])
+        "hmget", redis.execute("HMGET", config.namespace + key, "v", "ver")
     )
     if raw_value is None:
         raise KeyNotFound(f"key '{key}' not found")
     return Entry(key, orjson.loads(raw_value), int(raw_version or 0))
 
 
-async def find_value(redis: Redis, config: KVConfig, key: str) -> Any:
+async def find_value(redis: AutoPipeline, config: KVConfig, key: str) -> Any:
     """The value of ``key``, or None when it does not exist."""
     try:
         return (await get_entry(redis, config, key)).value
@@ -109,7 +108,7 @@ async def find_value(redis: Redis, config: KVConfig, key: str) -> Any:
 
 
 async def put_entry(
-    redis: Redis,
+    redis: AutoPipeline,
     config: KVConfig,
     key: str,
     value: Any,
@@ -123,7 +122,8 @@ async def put_entry(
     encoded = encode_value(value, config)
     new_version, previous = await timed(
         "put",
-        redis.eval(  # type: ignore[misc]
+        redis.execute(
+            "EVAL",
             _PUT_SCRIPT,
             2,
             config.namespace + key,
@@ -142,13 +142,14 @@ async def put_entry(
 
 
 async def delete_entry(
-    redis: Redis, config: KVConfig, key: str, *, expected_version: int | None = None
+    redis: AutoPipeline, config: KVConfig, key: str, *, expected_version: int | None = None
 ) -> int:
     validate_key(key)
     result = int(
         await timed(
             "delete",
-            redis.eval(  # type: ignore[misc]
+            redis.execute(
+                "EVAL",
                 _DELETE_SCRIPT,
                 1,
                 config.namespace + key,
@@ -166,13 +167,13 @@ async def delete_entry(
     return result
 
 
-async def ttl_of(redis: Redis, config: KVConfig, key: str) -> int | None:
-    remaining = int(await timed("ttl", redis.ttl(config.namespace + key)))
+async def ttl_of(redis: AutoPipeline, config: KVConfig, key: str) -> int | None:
+    remaining = int(await timed("ttl", redis.execute("TTL", config.namespace + key)))
     return remaining if remaining >= 0 else None
 
 
 async def list_keys(
-    redis: Redis, config: KVConfig, *, prefix: str, cursor: str | None, limit: int
+    redis: AutoPipeline, config: KVConfig, *, prefix: str, cursor: str | None, limit: int
 ) -> Page:
     """One page of keys starting with ``prefix``, SCAN-based (never KEYS), at most ``limit``."""
     validate_prefix(prefix)
@@ -182,7 +183,8 @@ async def list_keys(
     keys: list[str] = []
     for _ in range(MAX_SCAN_ROUNDS):
         next_cursor, raw_batch = await timed(
-            "scan", redis.scan(redis_cursor, match=pattern, count=max(limit, 100))
+            "scan",
+            redis.execute("SCAN", redis_cursor, "MATCH", pattern, "COUNT", max(limit, 100)),
         )
         # A stable order within a batch makes `skip` meaningful across calls.
         batch = sorted(k if isinstance(k, bytes) else k.encode() for k in raw_batch)[skip:]
