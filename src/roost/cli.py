@@ -99,6 +99,19 @@ def serve(
 
 
 @app.command()
+def token(
+    subject: Annotated[str, typer.Option(help="Who the token is for")] = "operator",
+    scope: Annotated[list[str] | None, typer.Option(help="Repeat for several scopes")] = None,
+    ttl: Annotated[int, typer.Option(min=60, help="Lifetime in seconds")] = 3600,
+) -> None:
+    """Print a signed JWT for ROOST_JWT_SECRET (development and operator use)."""
+    from roost.core.auth import issue_token
+
+    settings = settings_or_exit()
+    typer.echo(issue_token(settings, subject, scope or ["admin"], ttl_seconds=ttl))
+
+
+@app.command()
 def migrate() -> None:
     """Apply every pending database migration."""
     from roost.infra.migrate import upgrade

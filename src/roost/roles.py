@@ -26,6 +26,7 @@ async def open_redis(app: FastAPI, settings: Settings, stack: AsyncExitStack) ->
     stack.push_async_callback(client.aclose)
     await stack.enter_async_context(redis_adapter.memory_reporter(client))
     app.state.redis = client
+    app.state.rate_limit_store = redis_adapter.RedisRateLimitStore(client)
     return client
 
 

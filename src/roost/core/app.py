@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from roost import __version__
+from roost.core.auth import Authenticator
 from roost.core.errors import install_error_handlers
 from roost.core.health import HealthCheck, health_router, run_checks
 from roost.core.logging import AccessLogWriter
@@ -113,6 +114,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.authenticator = Authenticator(settings)
     app.state.role = role
     app.state.checks = []
     app.state.maintenance = None

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from roost.core.errors import DependencyUnavailable
 from roost.core.metrics import REDIS_MEMORY, REDIS_OPERATION_DURATION
+from roost.core.ratelimit import RateLimit
 from roost.core.settings import Settings
 
 log = structlog.get_logger("roost.redis")
@@ -148,3 +149,35 @@ async def memory_reporter(client: Redis, every_seconds: float = 15.0) -> AsyncIt
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# GCRA: one key per client holds the "theoretical arrival time" of its next request.
+# KEYS[1] the client's key; ARGV[1] emission interval in ms (1000 / rate); ARGV[2] burst.
+# Returns 0 when allowed, else the milliseconds until the next request would be allowed.
+_GCRA_SCRIPT = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = interval * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local next_tat = tat + interval
+if next_tat - now > tolerance then
+  return next_tat - now - tolerance
+end
+redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil(next_tat - now) + 1000)
+return 0
+"""
+
+
+class RedisRateLimitStore:
+    """The rate-limit store of :mod:`roost.core.ratelimit`, atomic in one Lua script."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    async def acquire(self, key: str, limit: RateLimit) -> float:
+        wait_ms = await self.client.eval(  # type: ignore[misc]
+            _GCRA_SCRIPT, 1, key, 1000.0 / limit.rate_per_second, limit.burst
+        )
+        return float(wait_ms) / 1000.0
