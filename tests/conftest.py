@@ -99,3 +99,60 @@ def serve_asgi():
             yield client
 
     return running
+
+
+class ControllableUpstream:
+    """A real HTTP server on loopback whose behaviour a test can change between calls."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        from roost.infra.embedded import free_port
+
+        self.delay = 0.0
+        self.status = 200
+        self.body: object = {"ok": True}
+        self.calls = 0
+        self.request_ids: list[str | None] = []
+
+        async def handler(request: Request) -> JSONResponse:
+            import asyncio
+
+            self.calls += 1
+            self.request_ids.append(request.headers.get("x-request-id"))
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return JSONResponse(self.body, status_code=self.status)
+
+        app = Starlette(routes=[Route("/{path:path}", handler)])
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> ControllableUpstream:
+        from roost.infra.embedded import wait_for_port
+
+        self._thread.start()
+        wait_for_port("127.0.0.1", self.port, 10)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
+
+
+@pytest.fixture
+def upstream() -> Iterator[ControllableUpstream]:
+    server = ControllableUpstream().start()
+    yield server
+    server.stop()

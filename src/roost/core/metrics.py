@@ -67,6 +67,18 @@ RATE_LIMITED = Counter("rate_limited_total", "Requests refused by a rate limit",
 RATE_LIMIT_FAIL_OPEN = Counter(
     "rate_limit_fail_open_total", "Requests let through because the limiter's store was down"
 )
+UPSTREAM_REQUEST_DURATION = Histogram(
+    "upstream_request_duration_seconds",
+    "Time of one call to another service, per attempt",
+    ["upstream"],
+    buckets=FAST_BUCKETS,
+)
+CIRCUIT_BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "0 closed, 1 half-open (trial call allowed), 2 open (failing fast)",
+    ["upstream"],
+    multiprocess_mode="max",
+)
 MAINTENANCE_MODE = Gauge(
     "maintenance_mode", "1 while maintenance mode is on", multiprocess_mode="max"
 )
