@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from roost import __version__
 from roost.core.auth import Authenticator
+from roost.core.debug import debug_router
 from roost.core.errors import install_error_handlers
 from roost.core.health import HealthCheck, health_router, run_checks
 from roost.core.logging import AccessLogWriter
@@ -71,6 +72,8 @@ def create_app(
         APP_INFO.labels(__version__, role).set(1)
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(access_log.flush_periodically())
+            if stop_tracing is not None:
+                stack.callback(stop_tracing)
             runtime = await setup(app, settings, stack)
             app.state.checks = runtime.checks
             if runtime.maintenance_flag is not None:
@@ -91,11 +94,10 @@ def create_app(
             log.info("stopping", role=role)
 
     tracing = tracing_enabled(settings)
+    stop_tracing = setup_tracing(settings, role) if tracing else None
     access_log = AccessLogWriter(
         enabled=settings.access_log and settings.log_level in ("DEBUG", "INFO"), tracing=tracing
     )
-    if tracing:
-        setup_tracing(settings, role)
     app = FastAPI(
         # FastAPI's native OpenTelemetry costs per request even with no-op providers: on only
         # when spans have somewhere to go. Metrics and logs are ours (Prometheus, structlog).
@@ -134,6 +136,9 @@ def create_app(
             timeout=settings.readiness_timeout,
         ),
     )
+
+    if settings.debug:
+        mount_routes(app, debug_router())
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -1,12 +1,13 @@
 """OpenTelemetry tracing: off unless ``ROOST_OTLP_ENDPOINT`` is set.
 
-Instrumentation is only installed when there is somewhere to send spans: the FastAPI
-instrumentation costs tens of microseconds per request, which is real money on the kv path.
+HTTP spans come from FastAPI's native telemetry (switched on in ``create_app`` only when this
+is enabled: even no-op spans cost per request, real money on the kv path); Redis and
+SQLAlchemy spans from their instrumentations.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
 
 from roost.core.settings import Settings
 
@@ -15,8 +16,12 @@ def tracing_enabled(settings: Settings) -> bool:
     return settings.otlp_endpoint is not None
 
 
-def setup_tracing(settings: Settings, role: str) -> None:
-    """Install a tracer provider that exports spans over OTLP/HTTP."""
+def setup_tracing(settings: Settings, role: str) -> Callable[[], None]:
+    """Install a tracer provider that exports spans over OTLP/HTTP; returns its shutdown.
+
+    Call the shutdown from the app's lifespan: uvicorn re-raises SIGTERM after a graceful
+    stop, so atexit hooks (where the SDK would otherwise flush) never run.
+    """
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter,
@@ -33,11 +38,9 @@ def setup_tracing(settings: Settings, role: str) -> None:
     trace.set_tracer_provider(provider)
 
     from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+    # Global instrumentation covers every client and engine created from here on.
     RedisInstrumentor().instrument()
-
-
-def instrument_app(app: FastAPI) -> None:
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,health,metrics")
+    SQLAlchemyInstrumentor().instrument()
+    return provider.shutdown
