@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus wrk
-LINT_PATHS = $(wildcard src tests bench loadtests migrations)
+LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts)
 
 .PHONY: run test lint fmt unit bench install system-deps clean
 
