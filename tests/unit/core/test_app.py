@@ -260,3 +260,21 @@ async def test_health_routes_are_not_counted(serve_asgi) -> None:
         await client.get("/healthz")
         text = (await client.get("/metrics")).text
     assert 'path="/healthz"' not in text
+
+
+async def test_debug_config_masks_secrets_and_url_credentials(serve_asgi) -> None:
+    app = build(debug=True, redis_url="redis://user:hunter2@cache:6379/0", jwt_secret="z" * 40)
+    async with serve_asgi(app) as client:
+        response = await client.get("/debug/config")
+    body = response.json()
+    assert response.status_code == 200
+    assert "hunter2" not in response.text
+    assert "z" * 40 not in response.text
+    assert body["settings"]["redis_url"] == "redis://***@cache:6379/0"
+    assert "jwt_secret" not in body["settings"]
+
+
+async def test_debug_sleep_validates_its_input(serve_asgi) -> None:
+    async with serve_asgi(build(debug=True)) as client:
+        response = await client.get("/debug/sleep", params={"seconds": 999})
+    assert response.status_code == 422
