@@ -197,7 +197,9 @@ def set_api_down(birds_backend: FakeBirdsBackend) -> Iterator[Callable[[bool], N
     birds_backend.api_down = False
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its own event loop running while it
+# is open, and the asyncio tests that run after this module need the main thread's loop free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing; `make system-deps` installs it"
