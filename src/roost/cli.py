@@ -200,6 +200,29 @@ def _set_maintenance(enabled: bool) -> None:
 
 
 @app.command()
+def loadtest(
+    role: Annotated[str, typer.Argument(help="Scenario under loadtests/, e.g. kv")],
+    base_url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8000")],
+    users: Annotated[int, typer.Option(min=1)] = 20,
+    seconds: Annotated[float, typer.Option(min=1)] = 20,
+    p95_ms: Annotated[float, typer.Option(help="Gate: 95th percentile latency")] = 500,
+    p99_ms: Annotated[float, typer.Option(help="Gate: 99th percentile latency")] = 1000,
+    max_error_rate: Annotated[float, typer.Option(help="Gate: failed share")] = 0.01,
+    min_rps: Annotated[float, typer.Option(help="Gate: throughput")] = 0,
+) -> None:
+    """Run a Locust scenario headless and fail when a perf gate is missed."""
+    import subprocess
+
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "loadtests" / f"{role}.py").is_file():
+        fail(f"no scenario loadtests/{role}.py (load tests run from a source checkout)")
+    command = [sys.executable, "-m", "loadtests.run", role, base_url, "--users", str(users)]
+    command += ["--seconds", str(seconds), "--p95-ms", str(p95_ms), "--p99-ms", str(p99_ms)]
+    command += ["--max-error-rate", str(max_error_rate), "--min-rps", str(min_rps)]
+    sys.exit(subprocess.run(command, cwd=checkout, check=False).returncode)
+
+
+@app.command()
 def smoke(
     base_url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8000")],
     timeout: Annotated[float, typer.Option(help="Seconds per request")] = 5.0,

@@ -140,3 +140,37 @@ def test_traces_are_exported_over_otlp_and_logged_with_trace_ids(
     access = [line for line in lines if line.get("event") == "request"]
     assert access
     assert len(access[-1].get("trace_id", "")) == 32
+
+
+def test_locust_load_run_passes_its_gates_against_kv(redis_url: str, tmp_path: Path) -> None:
+    process, url, _ = serve("kv", redis_url, tmp_path)
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loadtests.run",
+                "kv",
+                url,
+                "--users",
+                "10",
+                "--seconds",
+                "4",
+                "--p95-ms",
+                "500",
+                "--max-error-rate",
+                "0.01",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    finally:
+        process.terminate()
+        process.wait(20)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary["requests"] > 100
+    assert summary["missed"] == []

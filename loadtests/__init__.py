@@ -1,0 +1,1 @@
+"""Locust scenarios (one module per role) and the perf gates `roost loadtest` applies."""
