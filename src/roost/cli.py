@@ -200,6 +200,54 @@ def _set_maintenance(enabled: bool) -> None:
 
 
 @app.command()
+def backup(
+    output: Annotated[Path, typer.Option(help="Folder for the archive")] = Path("backups"),
+) -> None:
+    """Write Postgres, Redis and local objects into one timestamped .tar.gz."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from roost.infra.backup import create_backup
+
+    settings = resolved_settings()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+        task = bar.add_task("starting")
+        report = create_backup(
+            destination=output,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            storage_url=settings.storage_url,
+            progress=lambda step: bar.update(task, description=step),
+        )
+    console.print(
+        f"[green]backup written[/green] {report.archive} (postgres: {report.postgres}, "
+        f"redis keys: {report.redis_keys}, objects: {report.object_files})"
+    )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A backup .tar.gz")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Replace the current data with a backup's (Postgres tables, Redis keys, objects)."""
+    from roost.infra.backup import restore_backup
+
+    if not yes and not typer.confirm("This replaces current data. Continue?", default=False):
+        raise typer.Exit(1)
+    settings = resolved_settings()
+    manifest = restore_backup(
+        archive,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        storage_url=settings.storage_url,
+        progress=lambda step: console.print(step),
+    )
+    console.print(f"[green]restored[/green] backup taken {manifest.get('created_at')}")
+
+
+@app.command()
 def loadtest(
     role: Annotated[str, typer.Argument(help="Scenario under loadtests/, e.g. kv")],
     base_url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8000")],
