@@ -80,8 +80,7 @@ def create_app(
                 switch = MaintenanceSwitch(
                     runtime.maintenance_flag, poll_seconds=settings.maintenance_poll_seconds
                 )
-                await switch.start()
-                stack.push_async_callback(switch.stop)
+                await stack.enter_async_context(switch.polling())
                 app.state.maintenance = switch
             results = await run_checks(runtime.checks, settings.readiness_timeout)
             log.info(

@@ -6,8 +6,6 @@ shows up directly in the kv benchmark.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, MutableMapping
@@ -18,6 +16,7 @@ from typing import Any, BinaryIO
 import orjson
 import structlog
 
+from roost.core.background import periodically
 from roost.core.context import request_id_var
 
 _SECRET_FIELDS = frozenset(
@@ -153,16 +152,11 @@ class AccessLogWriter:
 
     @asynccontextmanager
     async def flush_periodically(self, interval: float = 0.2) -> AsyncIterator[None]:
-        async def flush_forever() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                self.flush()
+        async def flush() -> None:
+            self.flush()
 
-        task = asyncio.create_task(flush_forever(), name="access-log-flush")
         try:
-            yield
+            async with periodically(flush, interval, "access-log-flush"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             self.flush()

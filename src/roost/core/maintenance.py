@@ -7,13 +7,13 @@ last known state stands (a Redis blip must not flip every replica into or out of
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from roost.core.background import periodically
 from roost.core.errors import error_response
 from roost.core.metrics import MAINTENANCE_MODE
 
@@ -29,7 +29,6 @@ class MaintenanceSwitch:
         self._read_flag = read_flag
         self._poll_seconds = poll_seconds
         self.enabled = False
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
         try:
@@ -42,20 +41,9 @@ class MaintenanceSwitch:
         self.enabled = enabled
         MAINTENANCE_MODE.set(1 if enabled else 0)
 
-    async def _poll_forever(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self._poll_seconds)
-
-    async def start(self) -> None:
-        await self.refresh()
-        self._task = asyncio.create_task(self._poll_forever(), name="maintenance-poll")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def polling(self) -> AbstractAsyncContextManager[None]:
+        """Refresh now, then every ``poll_seconds`` while the block runs."""
+        return periodically(self.refresh, self._poll_seconds, "maintenance-poll")
 
 
 class MaintenanceGate:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import structlog
@@ -17,6 +17,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from roost.core.background import periodically
 from roost.core.errors import DependencyUnavailable
 from roost.core.metrics import REDIS_MEMORY, REDIS_OPERATION_DURATION
 from roost.core.ratelimit import RateLimit
@@ -131,24 +132,17 @@ async def write_maintenance_flag(client: Redis, enabled: bool) -> None:
     await client.set(MAINTENANCE_KEY, b"1" if enabled else b"0")
 
 
-@asynccontextmanager
-async def memory_reporter(client: Redis, every_seconds: float = 15.0) -> AsyncIterator[None]:
+def memory_reporter(
+    client: Redis, every_seconds: float = 15.0
+) -> AbstractAsyncContextManager[None]:
     """Keep ``redis_memory_usage_bytes`` fresh while the block runs."""
 
-    async def report_forever() -> None:
-        while True:
-            with contextlib.suppress(*REDIS_UNAVAILABLE):
-                info = await client.info("memory")
-                REDIS_MEMORY.set(float(info.get("used_memory", 0)))
-            await asyncio.sleep(every_seconds)
+    async def report() -> None:
+        with contextlib.suppress(*REDIS_UNAVAILABLE):
+            info = await client.info("memory")
+            REDIS_MEMORY.set(float(info.get("used_memory", 0)))
 
-    task = asyncio.create_task(report_forever(), name="redis-memory-reporter")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return periodically(report, every_seconds, "redis-memory-reporter")
 
 
 # GCRA: one key per client holds the "theoretical arrival time" of its next request.
