@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus wrk
-LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts)
+SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager nginx wrk
+LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
 .PHONY: run test lint fmt unit bench install system-deps clean
 
@@ -20,8 +20,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/roost up
 
-# Debian packages some tests drive for real: chromium (browser tests), promtool (alert rule
-# tests), wrk (benchmarks). Installed only when missing, so a second run costs nothing.
+# Debian packages some tests drive for real: chromium (browser tests), promtool and amtool
+# (alert rule and Alertmanager config tests), nginx (`nginx -t` of the proxy config), wrk
+# (benchmarks). Installed only when missing, so a second run costs nothing.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

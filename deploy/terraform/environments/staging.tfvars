@@ -1,0 +1,24 @@
+environment        = "staging"
+region             = "eu-west-1"
+vpc_cidr           = "10.10.0.0/16"
+single_nat_gateway = true
+
+node_instance_types = ["t3.large"]
+node_min_size       = 2
+node_max_size       = 5
+node_desired_size   = 2
+
+db_instance_class        = "db.t4g.small"
+db_multi_az              = false
+db_backup_retention_days = 3
+db_deletion_protection   = false
+
+redis_node_type = "cache.t4g.micro"
+redis_replicas  = 0
+
+# Same account as prod: reuse its ECR repository and GitHub OIDC provider.
+create_ecr_repository       = false
+create_github_oidc_provider = false
+
+github_repository  = "roost-project/roost"
+github_environment = "staging"

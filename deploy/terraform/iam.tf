@@ -1,0 +1,169 @@
+# Two identities, each with only what it uses.
+# - app: every roost pod (service account roost/roost, via IRSA): the two image buckets and the
+#   two job queues. No Secrets Manager, no KMS, no wildcards.
+# - ci:  GitHub Actions of this repository (OIDC, no stored keys): push the image, find the
+#   cluster. Its Kubernetes rights are the EKS access entry in eks.tf.
+
+# --- app (IRSA)
+
+data "aws_iam_policy_document" "app_assume" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [module.eks.oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${module.eks.oidc_provider}:sub"
+      values   = ["system:serviceaccount:${var.k8s_namespace}:${var.k8s_service_account}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${module.eks.oidc_provider}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "app" {
+  name               = "${local.name}-app"
+  description        = "Roost pods (IRSA): image buckets and job queues"
+  assume_role_policy = data.aws_iam_policy_document.app_assume.json
+}
+
+data "aws_iam_policy_document" "app" {
+  statement {
+    sid       = "ListImageBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.source.arn, aws_s3_bucket.thumbnails.arn]
+  }
+
+  # Originals are written once by the upload API and read by the workers; never deleted here.
+  statement {
+    sid       = "SourceImages"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.source.arn}/*"]
+  }
+
+  statement {
+    sid       = "Thumbnails"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.thumbnails.arn}/*"]
+  }
+
+  statement {
+    sid = "JobQueues"
+    actions = [
+      "sqs:SendMessage",
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [aws_sqs_queue.jobs.arn, aws_sqs_queue.dead_letters.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "app" {
+  name   = "roost-app"
+  role   = aws_iam_role.app.id
+  policy = data.aws_iam_policy_document.app.json
+}
+
+# --- ci (GitHub OIDC)
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.create_github_oidc_provider ? 1 : 0
+
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+  # AWS verifies GitHub's certificate itself; the list is required by the API, not used.
+  thumbprint_list = [
+    "6938fd4d98bab03faadb97b34396831e3780aea1",
+    "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
+  ]
+}
+
+data "aws_iam_openid_connect_provider" "github" {
+  count = var.create_github_oidc_provider ? 0 : 1
+
+  url = "https://token.actions.githubusercontent.com"
+}
+
+locals {
+  github_oidc_provider_arn = var.create_github_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
+}
+
+data "aws_iam_policy_document" "ci_assume" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    # Release tags push the image; the environment's deploy job (behind its approval) deploys.
+    condition {
+      test     = "StringLike"
+      variable = "token.actions.githubusercontent.com:sub"
+      values = [
+        "repo:${var.github_repository}:ref:refs/tags/v*",
+        "repo:${var.github_repository}:environment:${var.github_environment}",
+      ]
+    }
+  }
+}
+
+resource "aws_iam_role" "ci" {
+  name               = "${local.name}-ci"
+  description        = "GitHub Actions: push the roost image, deploy to ${local.name}"
+  assume_role_policy = data.aws_iam_policy_document.ci_assume.json
+}
+
+data "aws_iam_policy_document" "ci" {
+  # GetAuthorizationToken has no resource-level permissions: "*" is the only valid resource.
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "EcrPushAndPull"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:CompleteLayerUpload",
+      "ecr:DescribeImages",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:InitiateLayerUpload",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = [local.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "FindCluster"
+    actions   = ["eks:DescribeCluster"]
+    resources = [module.eks.cluster_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ci" {
+  name   = "roost-ci"
+  role   = aws_iam_role.ci.id
+  policy = data.aws_iam_policy_document.ci.json
+}
