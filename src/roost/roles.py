@@ -41,6 +41,7 @@ def build_kv(settings: Settings) -> FastAPI:
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
         client = await open_redis(app, settings, stack)
         app.state.kv_commands = redis_adapter.AutoPipeline(client)
+        stack.push_async_callback(app.state.kv_commands.aclose)
         app.state.kv_config = KVConfig(
             namespace=settings.kv_namespace,
             max_value_bytes=settings.kv_max_value_bytes,
