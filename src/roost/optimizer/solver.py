@@ -1,0 +1,890 @@
+"""Budget allocation across channels (pure NumPy, no I/O).
+
+    maximise  sum_i f_i(x_i)   subject to   sum_i x_i = total,   lower_i <= x_i <= upper_i
+
+Concave curves: the KKT conditions say every channel strictly inside its bounds earns the same
+marginal return ``lambda``, channels at their upper bound earn at least ``lambda`` and channels at
+their lower bound at most ``lambda``. For a given ``lambda`` each channel's spend is therefore its
+inverse marginal clipped to its bounds (one vectorised call per curve kind), total spend is
+nonincreasing in ``lambda``, and a one-dimensional root find on ``lambda`` solves the problem
+("water-filling"), at a cost linear in the number of channels.
+
+S-curves are not concave, and local methods started from an even split stall with the S-curve
+stuck where its marginal is tiny. We use branch and bound on concave envelopes:
+
+* on a box ``[a, b]`` of spends the concave envelope of an S-curve is the tangent line from
+  ``(a, f(a))`` to the curve followed by the curve itself, or the chord when the curve is convex
+  on the whole box. Water-filling on the envelopes solves this relaxation exactly; each envelope
+  contributes one jump (from ``a`` to the tangency point) at ``lambda`` equal to its slope, so we
+  first locate ``lambda`` among these thresholds and only then root-find where spend is continuous.
+* the relaxation's value bounds the true optimum from above, and its allocation is feasible, so
+  its true value bounds it from below. Only channels sitting strictly inside a linear envelope
+  segment make the two differ; generically there is one such channel.
+* we branch on the channel whose envelope is loosest: at its inflection point when its box
+  straddles it (the concave half is then exact) and otherwise at its relaxed spend (the gap of a
+  chord shrinks quadratically with the box width). Nodes are explored best-bound first.
+* identical channels (same curve, same bounds) are kept in index order, which removes the
+  permutations of which of them to buy.
+
+The search stops when the best upper bound is within ``rel_tol`` of the best allocation found,
+so ``status == "optimal"`` is a certificate: no allocation beats ``objective`` by more than
+``upper_bound - objective``. Choosing which S-curves to buy is a knapsack-like problem (NP-hard
+in general): many near-identical S-curves competing for a budget can need many nodes.
+``max_nodes`` caps the work; hitting it returns the best allocation found with status
+``"node_limit"`` and the certified ``upper_bound``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from roost.optimizer.curves import (
+    Channel,
+    CurveBatch,
+    FloatArray,
+    LinearWithCapCurve,
+    PowerCurve,
+    ResponseCurve,
+)
+from roost.optimizer.errors import ConstraintError, InfeasibleConstraints, TargetUnreachable
+
+BoolArray = npt.NDArray[np.bool_]
+
+STATUS_OPTIMAL = "optimal"
+STATUS_NODE_LIMIT = "node_limit"
+
+DEFAULT_REL_TOL = 1e-9
+DEFAULT_MAX_NODES = 1000
+# Rounding slack when comparing sums of bounds with the total.
+_FEASIBILITY_SLACK = 1e-12
+_ROOT_MAX_ITERATIONS = 200
+# exp() of these stays a normal, finite float.
+_LOG_FLOOR, _LOG_CEILING = -700.0, 700.0
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    """An allocation and what it earns.
+
+    ``multiplier`` is the Lagrange multiplier of the budget constraint (the marginal return of
+    one more unit of budget); ``iterations`` counts relaxations solved (branch-and-bound nodes);
+    ``upper_bound`` is a proven bound on the best achievable objective.
+    """
+
+    allocation: FloatArray
+    objective: float
+    response: FloatArray
+    marginal: FloatArray
+    multiplier: float
+    status: str
+    iterations: int
+    elapsed_seconds: float
+    upper_bound: float
+
+    @property
+    def total(self) -> float:
+        return float(self.allocation.sum())
+
+    @property
+    def gap(self) -> float:
+        """How much better than ``objective`` any allocation could possibly be."""
+        return max(self.upper_bound - self.objective, 0.0)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    response: FloatArray
+    total: float
+    marginal: FloatArray
+
+
+def optimize_allocation(
+    channels: Sequence[Channel],
+    total: float,
+    lower: FloatArray | Sequence[float] | None = None,
+    upper: FloatArray | Sequence[float] | None = None,
+    *,
+    rel_tol: float = DEFAULT_REL_TOL,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> AllocationResult:
+    """Spend exactly ``total`` within ``[lower, upper]`` to maximise the summed response.
+
+    Raises :class:`InfeasibleConstraints` naming the broken constraint, or
+    :class:`ConstraintError` for malformed input.
+    """
+    started = time.perf_counter()
+    _check_options(rel_tol, max_nodes)
+    _check_channels(channels)
+    low, high = _check_bounds(channels, lower, upper)
+    budget = _check_total(total)
+    _check_feasible(low, high, budget)
+    return _optimize(channels, budget, low, high, rel_tol, max_nodes, started)
+
+
+def minimum_budget_for_target(
+    channels: Sequence[Channel],
+    target_response: float,
+    lower: FloatArray | Sequence[float] | None = None,
+    upper: FloatArray | Sequence[float] | None = None,
+    *,
+    rel_tol: float = DEFAULT_REL_TOL,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> AllocationResult:
+    """The optimal allocation of the smallest total whose best response reaches the target.
+
+    The best response is nondecreasing in the total, so we bisect on the total (to ``rel_tol``).
+    Raises :class:`TargetUnreachable` when even the largest feasible spend falls short.
+    """
+    started = time.perf_counter()
+    _check_options(rel_tol, max_nodes)
+    _check_channels(channels)
+    low, high = _check_bounds(channels, lower, upper)
+    target = _as_number(target_response)
+    if target is None or not math.isfinite(target):
+        raise ConstraintError(
+            f"target response must be a finite number, got {target_response!r}",
+            constraint="target",
+            code="invalid_target",
+        )
+    curves = [channel.effective_curve for channel in channels]
+    high = np.array(
+        [_saturation_cap(curve, lo, hi) for curve, lo, hi in zip(curves, low, high, strict=True)]
+    )
+
+    def solve(budget: float) -> AllocationResult:
+        return _optimize(channels, budget, low, high, rel_tol, max_nodes, started)
+
+    floor = float(low.sum())
+    cheapest = solve(floor)
+    if cheapest.objective >= target:
+        return cheapest
+    finite = np.isfinite(high)
+    bounded_best = sum(
+        float(curve.response(hi)) if fin else curve.supremum
+        for curve, hi, fin in zip(curves, high, finite, strict=True)
+    )
+    unattainable = target > bounded_best or (target == bounded_best and not finite.all())
+    if unattainable:
+        raise TargetUnreachable(
+            f"target response {target:g} exceeds the most the channels can deliver within "
+            f"their bounds ({bounded_best:g})",
+            max_achievable=bounded_best,
+        )
+    if finite.all():
+        best = solve(float(high.sum()))
+        if best.objective < target:
+            raise TargetUnreachable(
+                f"target response {target:g} exceeds the most the channels can deliver within "
+                f"their bounds ({best.objective:g})",
+                max_achievable=best.objective,
+            )
+    else:
+        step = max(floor, 1.0)
+        best = solve(floor + step)
+        while best.objective < target:
+            step *= 2.0
+            if not math.isfinite(floor + step):
+                raise TargetUnreachable(
+                    f"target response {target:g} is not reached by any finite budget",
+                    max_achievable=best.objective,
+                )
+            best = solve(floor + step)
+    cheap_total, dear_total = floor, best.total
+    while dear_total - cheap_total > rel_tol * max(dear_total, 1e-300):
+        middle = 0.5 * (cheap_total + dear_total)
+        if middle in (cheap_total, dear_total):
+            break
+        attempt = solve(middle)
+        if attempt.objective >= target:
+            best, dear_total = attempt, middle
+        else:
+            cheap_total = middle
+    return replace(best, elapsed_seconds=time.perf_counter() - started)
+
+
+def predict(channels: Sequence[Channel], spend: FloatArray | Sequence[float]) -> Prediction:
+    """Per-channel response and marginal return at ``spend``, and the total response."""
+    _check_channels(channels)
+    values = np.asarray(spend, dtype=np.float64)
+    if values.shape != (len(channels),):
+        raise ConstraintError(
+            f"spend has {values.size} entries for {len(channels)} channels",
+            constraint="spend",
+            code="invalid_spend",
+        )
+    for channel, value in zip(channels, values, strict=True):
+        if not math.isfinite(value) or value < 0:
+            raise ConstraintError(
+                f"spend for channel {channel.name!r} must be a finite number >= 0, got {value}",
+                constraint=f"spend[{channel.name}]",
+                code="invalid_spend",
+            )
+    batch = CurveBatch([channel.effective_curve for channel in channels])
+    response, marginal = batch.response(values), batch.marginal(values)
+    return Prediction(response=response, total=float(response.sum()), marginal=marginal)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_channels(channels: Sequence[Channel]) -> None:
+    if len(channels) == 0:
+        raise ConstraintError(
+            "at least one channel is required", constraint="channels", code="no_channels"
+        )
+    seen: set[str] = set()
+    for channel in channels:
+        if not isinstance(channel, Channel):
+            raise ConstraintError(
+                f"expected a Channel, got {type(channel).__name__}", constraint="channels"
+            )
+        if channel.name in seen:
+            raise ConstraintError(
+                f"channel {channel.name!r} appears twice",
+                constraint=f"channel[{channel.name}]",
+                code="duplicate_channel",
+            )
+        seen.add(channel.name)
+
+
+def _check_total(total: float) -> float:
+    value = _as_number(total)
+    if value is None:
+        raise InfeasibleConstraints(
+            f"total budget must be a number, got {total!r}",
+            constraint="total",
+            code="invalid_total",
+        )
+    if not math.isfinite(value):
+        raise InfeasibleConstraints(
+            f"total budget must be finite, got {total!r}", constraint="total", code="invalid_total"
+        )
+    if value < 0:
+        raise InfeasibleConstraints(
+            f"total budget must be >= 0, got {value:g}", constraint="total", code="negative_total"
+        )
+    return value
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_options(rel_tol: float, max_nodes: int) -> None:
+    # Below 1e-12 the relaxation's own rounding would pass for a gap worth branching on.
+    if not 1e-12 <= rel_tol < 1:
+        raise ConstraintError(
+            f"rel_tol must be in [1e-12, 1), got {rel_tol!r}",
+            constraint="rel_tol",
+            code="invalid_option",
+        )
+    if max_nodes < 1:
+        raise ConstraintError(
+            f"max_nodes must be >= 1, got {max_nodes!r}",
+            constraint="max_nodes",
+            code="invalid_option",
+        )
+
+
+def _check_bounds(
+    channels: Sequence[Channel],
+    lower: FloatArray | Sequence[float] | None,
+    upper: FloatArray | Sequence[float] | None,
+) -> tuple[FloatArray, FloatArray]:
+    count = len(channels)
+    try:
+        low = np.zeros(count) if lower is None else np.array(lower, dtype=np.float64)
+        high = np.full(count, np.inf) if upper is None else np.array(upper, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConstraintError(
+            "bounds must be lists of numbers", constraint="bounds", code="invalid_bound"
+        ) from None
+    for name, values in (("lower", low), ("upper", high)):
+        if values.shape != (count,):
+            raise ConstraintError(
+                f"{name} bounds have {values.size} entries for {count} channels",
+                constraint=name,
+                code="invalid_bound",
+            )
+    kinds = (("minimum", "lower", low, False), ("maximum", "upper", high, True))
+    for label, name, values, infinite_ok in kinds:
+        for channel, value in zip(channels, values, strict=True):
+            bad = math.isnan(value) or value < 0 or (math.isinf(value) and not infinite_ok)
+            if bad:
+                raise InfeasibleConstraints(
+                    f"{label} for channel {channel.name!r} must be a finite number >= 0"
+                    f"{' or inf' if infinite_ok else ''}, got {value}",
+                    constraint=f"{name}[{channel.name}]",
+                    code="invalid_bound",
+                )
+    for channel, lo, hi in zip(channels, low, high, strict=True):
+        if lo > hi:
+            raise InfeasibleConstraints(
+                f"minimum {lo:g} for channel {channel.name!r} exceeds its maximum {hi:g}",
+                constraint=f"bounds[{channel.name}]",
+                code="min_exceeds_max",
+            )
+    return low, high
+
+
+def _check_feasible(low: FloatArray, high: FloatArray, budget: float) -> None:
+    slack = _FEASIBILITY_SLACK * max(budget, 1.0)
+    floor, ceiling = float(low.sum()), float(high.sum())
+    if floor > budget + slack:
+        raise InfeasibleConstraints(
+            f"sum of minimums ({floor:g}) exceeds the total budget ({budget:g})",
+            constraint="lower",
+            code="minimums_exceed_total",
+        )
+    if ceiling < budget - slack:
+        raise InfeasibleConstraints(
+            f"sum of maximums ({ceiling:g}) is below the total budget ({budget:g})",
+            constraint="upper",
+            code="maximums_below_total",
+        )
+
+
+def _saturation_cap(curve: ResponseCurve, low: float, high: float) -> float:
+    # Spending past the point where a capped curve saturates buys nothing; capping an infinite
+    # upper bound there lets a target equal to the cap be reached with a finite budget.
+    if math.isinf(high) and isinstance(curve, LinearWithCapCurve):
+        return max(low, curve.cap / curve.slope)
+    return high
+
+
+# --------------------------------------------------------------------------------------------
+# Branch and bound
+# --------------------------------------------------------------------------------------------
+
+
+def _optimize(
+    channels: Sequence[Channel],
+    budget: float,
+    low: FloatArray,
+    high: FloatArray,
+    rel_tol: float,
+    max_nodes: int,
+    started: float,
+) -> AllocationResult:
+    curves = [channel.effective_curve for channel in channels]
+    batch = CurveBatch(curves)
+    search = _allocate(curves, batch, budget, low, high, rel_tol, max_nodes)
+    allocation = search.allocation
+    response, marginal = batch.response(allocation), batch.marginal(allocation)
+    objective = float(response.sum())
+    return AllocationResult(
+        allocation=allocation,
+        objective=objective,
+        response=response,
+        marginal=marginal,
+        multiplier=search.multiplier,
+        status=search.status,
+        iterations=search.nodes,
+        elapsed_seconds=time.perf_counter() - started,
+        upper_bound=max(search.upper_bound, objective),
+    )
+
+
+def _allocate(
+    curves: Sequence[ResponseCurve],
+    batch: CurveBatch,
+    budget: float,
+    low: FloatArray,
+    high: FloatArray,
+    rel_tol: float,
+    max_nodes: int,
+) -> _SearchResult:
+    """Solve for the channels that can move; the others sit at their minimum."""
+    spare = budget - float(low.sum())
+    if spare <= 0:
+        return _SearchResult(low.copy(), 0.0, 0, -math.inf, STATUS_OPTIMAL)
+    # No channel can take more than its minimum plus everything the minimums leave over.
+    reachable = np.minimum(high, low + spare)
+    if float(reachable.sum()) <= budget:
+        return _SearchResult(reachable, 0.0, 0, -math.inf, STATUS_OPTIMAL)
+    free = np.flatnonzero(reachable > low)
+    moving = [curves[i] for i in free.tolist()]
+    if len(moving) < len(curves):
+        batch = CurveBatch(moving)
+    problem = _Problem(moving, batch, low[free], reachable[free])
+    result = problem.solve(spare + float(low[free].sum()), rel_tol, max_nodes)
+    allocation = low.copy()
+    allocation[free] = result.allocation
+    fixed = np.ones(len(curves), dtype=bool)
+    fixed[free] = False
+    fixed_value = sum(curves[i].response(float(low[i])) for i in np.flatnonzero(fixed).tolist())
+    return replace(result, allocation=allocation, upper_bound=result.upper_bound + fixed_value)
+
+
+@dataclass(frozen=True)
+class _SearchResult:
+    allocation: FloatArray
+    multiplier: float
+    nodes: int
+    upper_bound: float
+    status: str
+
+
+@dataclass
+class _Node:
+    """A box of spends per channel and the concave envelope of each curve on it.
+
+    On ``[low, start)`` a channel's envelope is linear with slope ``threshold`` (it is worth
+    buying only when the multiplier is below that slope, and then at least up to ``start``);
+    ``threshold == inf`` means the curve is concave on the box. ``pinned`` channels jump
+    straight to ``start`` (chords and linear pieces); the others follow their curve from ``start``.
+    """
+
+    low: FloatArray
+    high: FloatArray
+    base: FloatArray
+    threshold: FloatArray
+    start: FloatArray
+    pinned: BoolArray
+    allocation: FloatArray | None = None
+    multiplier: float = 0.0
+    bound: float = -math.inf
+    value: float = -math.inf
+    gaps: FloatArray | None = None
+
+    def child(
+        self, boxes: dict[int, tuple[float, float]], curves: Sequence[ResponseCurve]
+    ) -> _Node | None:
+        """This node with some channels' boxes replaced; None when a box is empty."""
+        node = _Node(
+            low=self.low.copy(),
+            high=self.high.copy(),
+            base=self.base.copy(),
+            threshold=self.threshold.copy(),
+            start=self.start.copy(),
+            pinned=self.pinned.copy(),
+        )
+        for channel, (low, high) in boxes.items():
+            if low > high:
+                return None
+            curve = curves[channel]
+            node.low[channel], node.high[channel] = low, high
+            node.base[channel] = curve.response(low)
+            envelope = _box_envelope(curve, low, high)
+            node.threshold[channel], node.start[channel], node.pinned[channel] = envelope
+        return node
+
+
+class _Problem:
+    """Channels that still have room to move, with their boxes and a shared curve batch."""
+
+    def __init__(
+        self, curves: Sequence[ResponseCurve], batch: CurveBatch, low: FloatArray, high: FloatArray
+    ) -> None:
+        self.curves = list(curves)
+        self.batch = batch
+        self.inflection = self.batch.inflection
+        self.linear = [i for i, curve in enumerate(self.curves) if _is_linear(curve)]
+        self.low, self.high = low, high
+
+    @cached_property
+    def twins(self) -> list[npt.NDArray[np.intp]]:
+        # Only needed once branching starts, and most problems never branch.
+        return _twins(self.curves, self.low, self.high)
+
+    def solve(self, budget: float, rel_tol: float, max_nodes: int) -> _SearchResult:
+        root = self._root()
+        self._relax(root, budget)
+        best = root
+        # Every node is either still queued or was closed with its bound at most this much.
+        closed_bound = -math.inf
+        order = itertools.count()
+        queue: list[tuple[float, int, _Node]] = [(-root.bound, next(order), root)]
+        nodes = 1
+        status = STATUS_OPTIMAL
+        while queue:
+            node = queue[0][2]
+            if node.bound - best.value <= rel_tol * abs(best.value):
+                break
+            if nodes >= max_nodes:
+                status = STATUS_NODE_LIMIT
+                break
+            heapq.heappop(queue)
+            for child in self._branch(node):
+                if float(child.low.sum()) > budget or float(child.high.sum()) < budget:
+                    continue  # no allocation fits this box: nothing to bound
+                self._relax(child, budget, hint=node.multiplier)
+                nodes += 1
+                if child.value > best.value:
+                    best = child
+                if child.bound - best.value > rel_tol * abs(best.value):
+                    heapq.heappush(queue, (-child.bound, next(order), child))
+                else:
+                    closed_bound = max(closed_bound, child.bound)
+        open_bound = -queue[0][0] if queue else -math.inf
+        assert best.allocation is not None
+        return _SearchResult(
+            allocation=best.allocation,
+            multiplier=best.multiplier,
+            nodes=nodes,
+            upper_bound=max(best.value, open_bound, closed_bound),
+            status=status,
+        )
+
+    def _root(self) -> _Node:
+        low, high, inflection = self.low, self.high, self.inflection
+        count = len(self.curves)
+        threshold = np.full(count, np.inf)
+        start = low.copy()
+        pinned = np.zeros(count, dtype=bool)
+        base = self.batch.response(low)
+        chord_slope = (self.batch.response(high) - base) / (high - low)
+        convex = inflection >= high
+        threshold[convex], start[convex], pinned[convex] = chord_slope[convex], high[convex], True
+        for i in self.linear:
+            threshold[i], start[i], pinned[i] = _box_envelope(self.curves[i], low[i], high[i])
+        straddling = (inflection > low) & (inflection < high)
+        if straddling.any():
+            tangent, slope, touches = _tangency(self.batch, low, high, straddling)
+            missing = straddling & ~touches
+            threshold[touches], start[touches] = slope[touches], tangent[touches]
+            threshold[missing], start[missing], pinned[missing] = (
+                chord_slope[missing],
+                high[missing],
+                True,
+            )
+        return _Node(
+            low=low.copy(),
+            high=high.copy(),
+            base=base,
+            threshold=threshold,
+            start=start,
+            pinned=pinned,
+        )
+
+    def _branch(self, node: _Node) -> list[_Node]:
+        assert node.gaps is not None
+        assert node.allocation is not None
+        loosest = int(np.argmax(node.gaps))
+        low, high = float(node.low[loosest]), float(node.high[loosest])
+        # Twins (same curve, same bounds) with the same box are interchangeable, so we look
+        # only at allocations that keep twins in index order: branching on the first of them,
+        # "at most split" carries over to the later twins and "at least split" to the earlier
+        # ones. Without this, k identical S-curves of which j are worth buying cost C(k, j)
+        # symmetric subtrees.
+        twins = self.twins[loosest]
+        same_box = (node.low[twins] == low) & (node.high[twins] == high)
+        channel = int(twins[same_box][0])
+        inflection = float(self.inflection[channel])
+        split = inflection if low < inflection < high else float(node.allocation[channel])
+        margin = 1e-6 * (high - low)
+        if not low + margin < split < high - margin:
+            # Rounding put the relaxed spend on an end of the box; halving still shrinks it.
+            split = 0.5 * (low + high)
+        at_most = {channel: (low, split)}
+        at_least = {channel: (split, high)}
+        for twin in twins.tolist():
+            twin_low, twin_high = float(node.low[twin]), float(node.high[twin])
+            if twin > channel and twin_high > split:
+                at_most[twin] = (twin_low, split)
+            elif twin < channel and twin_low < split:
+                at_least[twin] = (split, twin_high)
+        children = (node.child(at_most, self.curves), node.child(at_least, self.curves))
+        return [child for child in children if child is not None]
+
+    # ----------------------------------------------------------------------------------------
+    # Relaxation: water-filling on the envelopes of one node
+    # ----------------------------------------------------------------------------------------
+
+    def _relax(self, node: _Node, budget: float, hint: float | None = None) -> None:
+        allocation, multiplier = self._water_fill(node, budget, hint)
+        response = self.batch.response(allocation)
+        on_segment = np.isfinite(node.threshold) & (allocation < node.start)
+        slope = np.where(on_segment, node.threshold, 0.0)
+        envelope = np.where(on_segment, node.base + slope * (allocation - node.low), response)
+        node.allocation = allocation
+        node.multiplier = multiplier
+        node.gaps = np.maximum(envelope - response, 0.0)
+        node.value = float(response.sum())
+        node.bound = float(envelope.sum())
+
+    def _spend_at(self, node: _Node, multiplier: float, on: BoolArray) -> FloatArray:
+        """Each channel's spend on its envelope at this multiplier; ``on`` says who is bought."""
+        if (on & ~node.pinned).any():
+            # Channels that are not bought are evaluated at their own threshold instead, and
+            # pinned ones not at all: near the peak of an S-curve's marginal the inverse is
+            # slow to converge, and neither value is used.
+            asked = np.where(node.pinned, np.inf, np.minimum(multiplier, node.threshold))
+            target = self.batch.inverse_marginal(asked)
+            branch = np.minimum(np.maximum(target, node.start), node.high)
+            branch = np.where(node.pinned, node.start, branch)
+        else:
+            branch = node.start
+        return np.where(on, branch, node.low)
+
+    def _water_fill(
+        self, node: _Node, budget: float, hint: float | None
+    ) -> tuple[FloatArray, float]:
+        """Exact solution of the node's relaxation: (allocation, multiplier).
+
+        Total spend is a nonincreasing function of the multiplier, continuous except for one
+        jump per linear envelope segment. We first find the two neighbouring jumps that bracket
+        the budget (interpolation search, starting near ``hint``), then solve the continuous
+        piece in between by safeguarded Newton on the log of the multiplier.
+        """
+        thresholds = node.threshold
+        # As the multiplier falls to 0+, every channel worth anything is bought up to its bound.
+        at_zero = np.where(thresholds > 0, np.where(node.pinned, node.start, node.high), node.low)
+        total_at_zero = float(at_zero.sum())
+        if total_at_zero <= budget:
+            # Only zero-return room is left (flat curve segments): fill it proportionally.
+            room = node.high - at_zero
+            share = (budget - total_at_zero) / max(float(room.sum()), 1e-300)
+            return at_zero + min(share, 1.0) * room, 0.0
+        jumps = np.unique(thresholds[(thresholds > 0) & np.isfinite(thresholds)])
+        log_jumps = np.log(jumps)
+        # Bracket ends: (log multiplier, spend - budget, spend) on each side of the root.
+        below = _Side(-math.inf, total_at_zero - budget, at_zero)
+        above = _Side(math.inf, float(node.low.sum()) - budget, node.low)
+        below_index, above_index = -1, len(jumps)
+        # Search the jumps: from the hint (the parent node's multiplier) outwards with doubling
+        # steps until both ends are known, then by interpolation (Illinois variant: an end kept
+        # twice in a row has its weight halved, so the secant cannot creep), and by bisection
+        # without a hint or once it takes too long.
+        below_weight, above_weight = below.excess, above.excess
+        last_moved = ""
+        patience = 4 + 2 * len(jumps).bit_length()
+        stride = 1
+        while above_index - below_index > 1:
+            patience -= 1
+            bracketed = math.isfinite(below.log + above.log)
+            if hint and not last_moved:
+                index = _nearest(log_jumps, math.log(hint))
+            elif bracketed and patience > 0:
+                fraction = below_weight / (below_weight - above_weight)
+                guess = below.log + min(max(fraction, 0.0), 1.0) * (above.log - below.log)
+                index = _nearest(log_jumps, guess)
+            elif hint and not bracketed:
+                index = below_index + stride if math.isfinite(below.log) else above_index - stride
+                stride *= 2
+            else:
+                index = (below_index + above_index) // 2
+            index = min(max(index, below_index + 1), above_index - 1)
+            jump = float(jumps[index])
+            bought = self._spend_at(node, jump, thresholds >= jump)
+            skipped = np.where(thresholds == jump, node.low, bought)
+            bought_total, skipped_total = float(bought.sum()), float(skipped.sum())
+            if skipped_total <= budget <= bought_total:
+                # The budget runs out inside these channels' linear envelope segments.
+                return _blend(skipped, bought, budget), jump
+            if skipped_total > budget:
+                below_index, below = index, _Side(log_jumps[index], skipped_total - budget, skipped)
+                below_weight = below.excess
+                above_weight *= 0.5 if last_moved == "below" else 1.0
+                last_moved = "below"
+            else:
+                above_index, above = index, _Side(log_jumps[index], bought_total - budget, bought)
+                above_weight = above.excess
+                below_weight *= 0.5 if last_moved == "above" else 1.0
+                last_moved = "above"
+        lower_jump = float(jumps[below_index]) if below_index >= 0 else 0.0
+        return self._continuous_root(node, budget, thresholds > lower_jump, below, above, hint)
+
+    def _continuous_root(
+        self,
+        node: _Node,
+        budget: float,
+        on: BoolArray,
+        below: _Side,
+        above: _Side,
+        hint: float | None,
+    ) -> tuple[FloatArray, float]:
+        """Multiplier between ``below`` and ``above`` where spend meets the budget.
+
+        Spend is continuous there and its derivative in log(multiplier) is
+        ``sum(multiplier / f''(x))`` over channels strictly inside their branch, so Newton's
+        method applies; the bracket catches its overshoots at kinks.
+        """
+        following = on & ~node.pinned
+        tolerance = 1e-12 * budget
+        mu = self._starting_log(node, budget, following, below, above, hint)
+        previous_excess = math.inf
+        for _ in range(_ROOT_MAX_ITERATIONS):
+            multiplier = math.exp(mu)
+            spend = self._spend_at(node, multiplier, on)
+            excess = float(spend.sum()) - budget
+            moving = following & (spend > node.start) & (spend < node.high)
+            with np.errstate(divide="ignore", over="ignore"):
+                slopes = np.where(moving, multiplier / self.batch.curvature(spend), 0.0)
+            # A channel bending this little takes up any change in budget by itself.
+            slopes = np.maximum(slopes, -1e250)
+            weight = float(slopes.sum())
+            step = -excess / weight if weight < 0 else math.copysign(2.0, excess)
+            if abs(excess) <= 1e-6 * budget and abs(step) <= 1e-6:
+                # One more Newton step, taken in spend space: its error is second order, far
+                # below the rounding of the sum, unless a channel hits a bound on the way.
+                corrected = np.clip(spend - excess * slopes / weight, node.low, node.high)
+                if abs(float(corrected.sum()) - budget) <= tolerance:
+                    return corrected, multiplier * math.exp(step)
+            if abs(excess) <= tolerance:
+                return spend, multiplier
+            if excess > 0:
+                below = _Side(mu, excess, spend)
+            else:
+                above = _Side(mu, excess, spend)
+            if above.log - below.log <= 1e-14 * max(1.0, abs(mu)):
+                return _blend(above.spend, below.spend, budget), multiplier
+            candidate = mu + max(min(step, 10.0), -10.0)
+            bracketed = math.isfinite(below.log) and math.isfinite(above.log)
+            stalled = abs(excess) > 0.5 * abs(previous_excess)
+            if bracketed and (stalled or not below.log < candidate < above.log):
+                candidate = below.secant(above) if not stalled else 0.5 * (below.log + above.log)
+            elif not below.log < candidate < above.log:
+                candidate = 0.5 * (mu + (above.log if excess > 0 else below.log))
+            mu, previous_excess = min(max(candidate, _LOG_FLOOR), _LOG_CEILING), excess
+        return _blend(above.spend, below.spend, budget), math.exp(mu)
+
+    def _starting_log(
+        self,
+        node: _Node,
+        budget: float,
+        following: BoolArray,
+        below: _Side,
+        above: _Side,
+        hint: float | None,
+    ) -> float:
+        if hint and below.log < math.log(hint) < above.log:
+            return math.log(hint)
+        if math.isfinite(below.log) and math.isfinite(above.log):
+            return below.secant(above)
+        # The marginal at an even share of the spare budget is the right order of magnitude.
+        share = (budget - float(node.low.sum())) / max(int(following.sum()), 1)
+        marginals = self.batch.marginal(np.minimum(node.low + share, node.high))[following]
+        marginals = marginals[np.isfinite(marginals) & (marginals > 0)]
+        guess = math.log(float(np.median(marginals))) if marginals.size else 0.0
+        guess = min(max(guess, _LOG_FLOOR), _LOG_CEILING)
+        return min(max(guess, below.log + 1e-9), above.log - 1e-9)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One end of a bracket: log multiplier, spend minus budget, and the spend itself."""
+
+    log: float
+    excess: float
+    spend: FloatArray
+
+    def secant(self, other: _Side) -> float:
+        """Where the line through both ends crosses zero excess, kept strictly inside."""
+        span = other.log - self.log
+        fraction = self.excess / (self.excess - other.excess)
+        fraction = min(max(fraction, 0.05), 0.95)
+        return self.log + fraction * span
+
+
+def _nearest(sorted_values: FloatArray, value: float) -> int:
+    index = int(np.searchsorted(sorted_values, value))
+    if index == len(sorted_values) or (
+        index > 0 and value - sorted_values[index - 1] < sorted_values[index] - value
+    ):
+        index -= 1
+    return index
+
+
+def _blend(short: FloatArray, over: FloatArray, budget: float) -> FloatArray:
+    """The point on the segment from ``short`` to ``over`` that spends exactly ``budget``."""
+    short_total, over_total = float(short.sum()), float(over.sum())
+    if over_total <= short_total:
+        return over
+    weight = min(max((budget - short_total) / (over_total - short_total), 0.0), 1.0)
+    return short + weight * (over - short)
+
+
+def _twins(
+    curves: Sequence[ResponseCurve], low: FloatArray, high: FloatArray
+) -> list[npt.NDArray[np.intp]]:
+    """For each channel, the sorted indices of channels with the same curve and bounds."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, curve in enumerate(curves):
+        key = (curve.kind, *curve.params().values(), float(low[i]), float(high[i]))
+        groups.setdefault(key, []).append(i)
+    members = {i: np.array(group, dtype=np.intp) for group in groups.values() for i in group}
+    return [members[i] for i in range(len(curves))]
+
+
+def _is_linear(curve: ResponseCurve) -> bool:
+    return isinstance(curve, LinearWithCapCurve) or (isinstance(curve, PowerCurve) and curve.b == 1)
+
+
+def _chord(curve: ResponseCurve, low: float, high: float) -> tuple[float, float, bool]:
+    width = high - low
+    if width <= 1e-12 * max(abs(high), 1.0):
+        return math.inf, low, False
+    slope = (curve.response(high) - curve.response(low)) / width
+    return slope, high, True
+
+
+def _box_envelope(curve: ResponseCurve, low: float, high: float) -> tuple[float, float, bool]:
+    """Concave envelope of one curve on one box.
+
+    Returns (threshold, start, pinned) as stored in :class:`_Node`.
+    """
+    if isinstance(curve, LinearWithCapCurve):
+        saturation = curve.cap / curve.slope
+        if low >= saturation:
+            return 0.0, low, True
+        return curve.slope, min(saturation, high), True
+    if isinstance(curve, PowerCurve) and curve.b == 1:
+        return curve.a, high, True
+    if curve.inflection >= high:
+        return _chord(curve, low, high)
+    if curve.inflection <= low:
+        return math.inf, low, False
+    tangent, slope, touches = _tangency(
+        CurveBatch([curve]), np.array([low]), np.array([high]), np.array([True])
+    )
+    if touches[0]:
+        return float(slope[0]), float(tangent[0]), False
+    return _chord(curve, low, high)
+
+
+def _tangency(
+    batch: CurveBatch, low: FloatArray, high: FloatArray, straddling: BoolArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Where the tangent from ``(low, f(low))`` touches each straddling S-curve.
+
+    The slope ``y`` of that tangent is the root of ``H(y) = f(x) - f(low) - y (x - low)`` with
+    ``x = inverse_marginal(y)``; ``H' = -(x - low)`` and ``H'' = -1 / f''(x) > 0``, so ``H`` is
+    convex and decreasing and Newton's method converges monotonically from any slope below the
+    root, such as any chord slope from ``low``. Its step simplifies to "take the chord slope
+    from ``low`` to the current ``x``". ``touches`` is False where the tangency lies beyond
+    ``high``: there the envelope is the chord. Entries outside ``straddling`` are meaningless.
+    """
+    base = batch.response(low)
+    slope = (batch.response(high) - base) / (high - low)
+    touches = straddling & (batch.marginal(high) < slope)
+    # Moving the tangent's foot up the convex part moves the tangency down, so the tangency
+    # from the origin is a close start (exact for Hill curves from 0).
+    x = np.where(touches, np.clip(batch.origin_tangency, batch.inflection, high), high)
+    x = np.where(x > low, x, high)
+    for _ in range(_ROOT_MAX_ITERATIONS):
+        slope = (batch.response(x) - base) / (x - low)
+        # x is the tangency exactly where the curve's own slope equals the chord's.
+        unsettled = touches & (np.abs(batch.marginal(x) - slope) > 1e-13 * slope)
+        if not unsettled.any():
+            break
+        asked = np.where(unsettled, slope, np.inf)
+        x = np.where(unsettled, np.minimum(batch.inverse_marginal(asked), high), x)
+    return x, slope, touches
