@@ -8,6 +8,7 @@ in-flight requests finish before the lifespan closes the stack.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,10 @@ def create_app(
                 )
                 await stack.enter_async_context(switch.polling())
                 app.state.maintenance = switch
+            # Everything built so far lives as long as the process: move it out of the
+            # collector's sight so full collections stay short (fewer latency spikes).
+            gc.collect()
+            gc.freeze()
             results = await run_checks(runtime.checks, settings.readiness_timeout)
             log.info(
                 "started",
