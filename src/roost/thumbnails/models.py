@@ -1,0 +1,97 @@
+"""Image records and dead-lettered jobs (Postgres; migration ``thumbnails_0001``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from roost.infra.db import Base
+
+STATUSES = ("queued", "processing", "done", "rejected", "failed")
+FINAL_STATUSES = ("done", "rejected")
+
+
+class ImageRecord(Base):
+    """One source image and its job: where the bytes are, what became of them."""
+
+    __tablename__ = "thumbnail_images"
+    # Server-side defaults (created_at) come back with the INSERT: no reload after commit.
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        UniqueConstraint("source_key", name="uq_thumbnail_images_source_key"),
+        CheckConstraint(
+            "status IN ('queued', 'processing', 'done', 'rejected', 'failed')",
+            name="ck_thumbnail_images_status",
+        ),
+        CheckConstraint("origin IN ('upload', 'ingest')", name="ck_thumbnail_images_origin"),
+        Index("ix_thumbnail_images_created", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_thumbnail_images_status_created", "status", text("created_at DESC"), text("id DESC")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(1024))
+    origin: Mapped[str] = mapped_column(String(16))  # "upload" | "ingest"
+    status: Mapped[str] = mapped_column(String(16))
+    sizes: Mapped[list[str]] = mapped_column(JSONB)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    source_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    source_format: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    # {size: {"key", "width", "height", "bytes", "content_type", "etag"}}
+    thumbnails: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), default=dict
+    )
+    rejection_reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeadLetterRecord(Base):
+    """A job the broker dead-lettered, kept until an operator redrives it (and after)."""
+
+    __tablename__ = "thumbnail_dead_letters"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_thumbnail_dead_letters_message_id"),
+        Index("ix_thumbnail_dead_letters_pending", "redriven_at", text("dead_at DESC")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    queue_name: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str] = mapped_column(String(128))
+    args: Mapped[list[Any]] = mapped_column(JSONB)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    image_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    dead_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    redrive_message_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,96 @@
+"""Fixtures for the thumbnails pipeline against the machine's real services.
+
+Each test session gets a fresh Postgres database (migrated with every domain's Alembic branch)
+so image records never leak between runs; storage is a temporary folder per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from roost.core.auth import issue_token
+from roost.core.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def thumbnails_database(postgres_url: str) -> Iterator[str]:
+    import asyncpg
+
+    from roost.infra import migrate
+
+    name = f"roost_thumbs_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres_url)
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def make_settings(
+    thumbnails_database: str, redis_url: str, tmp_path: Path, unique: str
+) -> Callable[..., Settings]:
+    """Settings for one test: its own broker namespace and storage folder."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": thumbnails_database,
+            "redis_url": redis_url,
+            "broker_url": redis_url,
+            "storage_url": (tmp_path / "objects").as_uri(),
+            "broker_namespace": f"t{unique}",
+            "thumbnails_queue": f"thumbs-{unique}",
+            "job_min_backoff_ms": 20,
+            "job_max_backoff_ms": 200,
+            "worker_housekeeping_seconds": 0.2,
+            "worker_threads": 2,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def admin_headers(make_settings: Callable[..., Settings]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(make_settings(), 'ops', ['admin'])}"}
+
+
+@pytest.fixture
+def platform(serve_asgi: Any) -> Callable[..., Any]:
+    """``async with platform(settings) as (api, worker)``: the thumbnails API and an
+    in-process worker (real dramatiq threads) sharing one broker and database."""
+    from roost.roles import build_thumbnails
+    from roost.worker import build_worker
+
+    @asynccontextmanager
+    async def running(settings: Settings, *, worker: bool = True) -> AsyncIterator[tuple[Any, Any]]:
+        async with serve_asgi(build_thumbnails(settings)) as api:
+            if not worker:
+                yield api, None
+                return
+            async with serve_asgi(build_worker(settings)) as worker_client:
+                yield api, worker_client
+
+    return running
