@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,8 +26,13 @@ app = typer.Typer(
 )
 maintenance_app = typer.Typer(help="Turn maintenance mode on or off for every replica.")
 app.add_typer(maintenance_app, name="maintenance")
+thumbnails_app = typer.Typer(help="Thumbnails operations.", no_args_is_help=True)
+app.add_typer(thumbnails_app, name="thumbnails")
+dlq_app = typer.Typer(help="Dead-lettered jobs: list them, redrive them.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -120,6 +126,10 @@ def migrate() -> None:
     if settings.database_url is None:
         fail("ROOST_DATABASE_URL is not set and no `roost up` is running")
     upgrade(settings.database_url)
+    from roost.roles import SEED_HOOKS
+
+    for seed in SEED_HOOKS:  # idempotent; demo data only outside production
+        seed(settings, settings.database_url)
     console.print("[green]migrations applied[/green]")
 
 
@@ -280,6 +290,177 @@ def smoke(
 
     failures = run_smoke(base_url.rstrip("/"), timeout=timeout, console=console)
     sys.exit(1 if failures else 0)
+
+
+@app.command()
+def worker(
+    # Probes reach the worker on its pod IP; it serves only health and metrics.
+    host: Annotated[str, typer.Option(help="Interface of the health server")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="Health server port (default 9101)")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=64, help="Job threads")] = None,
+) -> None:
+    """Run queue jobs (thumbnails) with /healthz, /readyz and /metrics on the worker port."""
+    from roost.core import server
+    from roost.core.logging import configure_logging
+    from roost.core.settings import ROLE_PORTS
+    from roost.core.tracing import tracing_enabled
+    from roost.worker import build_worker
+
+    settings = resolved_settings()
+    if threads is not None:
+        settings = settings.model_copy(update={"worker_threads": threads})
+    for field in ("database_url", "broker_url", "storage_url"):
+        if getattr(settings, field) is None:
+            fail(f"ROOST_{field.upper()} is not set and no `roost up` is running")
+    configure_logging(settings.log_level, json=settings.log_json, tracing=tracing_enabled(settings))
+    server.run(
+        build_worker(settings),
+        host=host,
+        port=port or ROLE_PORTS["worker"],
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
+
+
+@thumbnails_app.command("ingest")
+def thumbnails_ingest(
+    prefix: Annotated[str, typer.Argument(help="Source key prefix, e.g. incoming/2025/")] = "",
+) -> None:
+    """Enqueue every source object under PREFIX that has no image record yet."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from roost.core.errors import DependencyUnavailable
+    from roost.thumbnails.errors import ThumbnailsError
+
+    settings = resolved_settings()
+
+    async def run() -> None:
+        async with _thumbnails_operator(settings) as (adapters, send):
+            from roost.thumbnails import service
+
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task(f"ingesting {prefix or '(everything)'}", total=None)
+                report = await service.ingest_prefix(
+                    adapters.sessions,
+                    adapters.sources,
+                    send,
+                    adapters.config,
+                    prefix,
+                    on_progress=lambda seen, total: bar.update(task, completed=seen, total=total),
+                )
+        console.print(
+            f"[green]{report.enqueued} enqueued[/green], {report.skipped} already known, "
+            f"{report.seen} objects under {prefix!r}"
+        )
+
+    try:
+        asyncio.run(run())
+    except (ThumbnailsError, DependencyUnavailable, ValueError) as error:
+        fail(getattr(error, "message", str(error)))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    state: Annotated[str, typer.Option(help="pending, redriven or all")] = "pending",
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+) -> None:
+    """Show dead-lettered jobs, newest first, with their last error."""
+    import asyncio
+
+    from rich.table import Table
+
+    from roost.thumbnails import service
+
+    if state not in ("pending", "redriven", "all"):
+        fail("--state is pending, redriven or all")
+    settings = resolved_settings()
+
+    async def run() -> service.Page:
+        async with _thumbnails_operator(settings) as (adapters, _):
+            return await service.list_dead_letters(
+                adapters.sessions, state=state, cursor=None, limit=limit
+            )
+
+    page = _run_operator(lambda: asyncio.run(run()))
+    table = Table(title=f"dead letters ({state})")
+    for column in ("id", "image", "attempts", "dead at", "redriven", "error"):
+        table.add_column(column, overflow="fold")
+    for letter in page.items:
+        table.add_row(
+            str(letter.id),
+            str(letter.image_id or "-"),
+            str(letter.attempts),
+            letter.dead_at.isoformat(timespec="seconds"),
+            letter.redriven_at.isoformat(timespec="seconds") if letter.redriven_at else "-",
+            (letter.error or "-")[:200],
+        )
+    Console().print(table)
+    console.print(
+        f"{len(page.items)} shown" + (" (more: raise --limit)" if page.next_cursor else "")
+    )
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids (default: all)")] = None,
+) -> None:
+    """Enqueue dead-lettered jobs again (fix their cause first: see `roost dlq list`)."""
+    import asyncio
+    import uuid
+
+    from roost.thumbnails import service
+
+    settings = resolved_settings()
+    try:
+        wanted = [uuid.UUID(raw) for raw in ids or []]
+    except ValueError:
+        fail("dead letter ids are UUIDs (see `roost dlq list`)")
+
+    async def run() -> int:
+        async with _thumbnails_operator(settings) as (adapters, send):
+            if not wanted:
+                return len(await service.redrive_all(adapters.sessions, send))
+            for dead_letter_id in wanted:
+                await service.redrive(adapters.sessions, send, dead_letter_id)
+            return len(wanted)
+
+    count = _run_operator(lambda: asyncio.run(run()))
+    console.print(f"[green]{count} redriven[/green]")
+
+
+def _thumbnails_operator(settings: Settings) -> Any:
+    """``async with``: the thumbnails adapters and a job sender, for operator commands."""
+    from contextlib import AsyncExitStack, asynccontextmanager
+
+    from roost.infra import queue
+    from roost.roles import open_thumbnail_adapters
+    from roost.thumbnails.service import broker_sender
+
+    @asynccontextmanager
+    async def opened() -> Any:
+        async with AsyncExitStack() as stack:
+            adapters = await open_thumbnail_adapters(settings, stack)
+            broker = queue.create_broker(settings)
+            stack.callback(broker.close)
+            yield adapters, broker_sender(broker)
+
+    return opened()
+
+
+def _run_operator(action: Callable[[], T]) -> T:
+    from roost.core.errors import DependencyUnavailable
+    from roost.thumbnails.errors import ThumbnailsError
+
+    try:
+        return action()
+    except (ThumbnailsError, DependencyUnavailable, ValueError) as error:
+        fail(getattr(error, "message", str(error)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,9 +24,11 @@ from roost.core.settings import ROLE_PORTS, Settings
 from roost.infra import migrate
 from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from roost.infra.runtime import clear_runtime, write_runtime
-from roost.roles import api_roles
+from roost.roles import SEED_HOOKS, api_roles
 
 STOP_TIMEOUT_SECONDS = 25
+# Roles whose jobs need `roost worker` running next to them.
+QUEUE_ROLES = frozenset({"thumbnails", "optimizer"})
 READY_TIMEOUT_SECONDS = 60
 
 
@@ -63,8 +65,12 @@ class Platform:
             write_runtime(data_dir, urls)
             self.console.print("applying migrations…")
             migrate.upgrade(urls["database_url"])
+            for seed in SEED_HOOKS:  # idempotent: demo data on a fresh platform
+                seed(self.settings, urls["database_url"])
             env = self._child_env(urls, data_dir)
             children = [self._child(role, data_dir) for role in roles]
+            if QUEUE_ROLES.intersection(roles):
+                children.append(self._worker_child(data_dir))
             for child in children:
                 self._spawn(child, env)
             self._print_urls(children, urls)
@@ -124,6 +130,13 @@ class Platform:
         command = [sys.executable, "-m", "roost", "serve", role, "--host", self.host]
         command += ["--port", str(port)]
         return Child(role, port, command, data_dir / "logs" / f"{role}.log")
+
+    def _worker_child(self, data_dir: Path) -> Child:
+        """The queue worker; its health server (/readyz, /metrics) is on the worker port."""
+        port = ROLE_PORTS["worker"] + self.port_offset
+        command = [sys.executable, "-m", "roost", "worker", "--host", self.host]
+        command += ["--port", str(port)]
+        return Child("worker", port, command, data_dir / "logs" / "worker.log")
 
     def _spawn(self, child: Child, env: dict[str, str]) -> None:
         child.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,12 @@ Builders import their domain lazily so that ``roost serve kv`` loads nothing of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -19,6 +22,13 @@ from roost.core.logging import configure_logging
 from roost.core.settings import ROLE_PORTS, Settings, load_settings
 from roost.core.tracing import tracing_enabled
 from roost.infra import redis as redis_adapter
+
+if TYPE_CHECKING:
+    from dramatiq import Broker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from roost.infra.storage import ObjectStore
+    from roost.thumbnails.service import ThumbnailsConfig
 
 
 async def open_redis(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Redis:
@@ -57,8 +67,211 @@ def build_kv(settings: Settings) -> FastAPI:
     return app
 
 
+@dataclass
+class ThumbnailAdapters:
+    """The thumbnails role's and the worker's adapters, opened on the running event loop."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    sources: ObjectStore
+    outputs: ObjectStore
+    config: ThumbnailsConfig
+
+
+def thumbnails_config(settings: Settings) -> ThumbnailsConfig:
+    from roost.thumbnails.imaging import ImagingLimits
+    from roost.thumbnails.presets import Presets
+    from roost.thumbnails.service import ThumbnailsConfig
+
+    return ThumbnailsConfig(
+        presets=Presets.from_names(settings.thumbnail_sizes, settings.thumbnail_default_sizes),
+        limits=ImagingLimits(
+            max_bytes=settings.thumbnail_max_upload_bytes, max_pixels=settings.thumbnail_max_pixels
+        ),
+        output_format=settings.thumbnail_format,
+        quality=settings.thumbnail_quality,
+        queue_name=settings.thumbnails_queue,
+        cache_seconds=settings.thumbnail_cache_seconds,
+    )
+
+
+def thumbnail_stores(settings: Settings) -> tuple[ObjectStore, ObjectStore]:
+    """Sources and thumbnails: separate prefixes (or buckets) of the object store."""
+    from roost.infra.storage import child_url, open_store
+
+    def url_of(explicit: str | None, name: str) -> str:
+        if explicit:
+            return explicit
+        if settings.storage_url is None:
+            raise ValueError("ROOST_STORAGE_URL is not set (roost up fills it in)")
+        return child_url(settings.storage_url, name)
+
+    endpoint = settings.s3_endpoint_url
+    return (
+        open_store(url_of(settings.thumbnails_source_url, "sources"), s3_endpoint_url=endpoint),
+        open_store(url_of(settings.thumbnails_output_url, "thumbnails"), s3_endpoint_url=endpoint),
+    )
+
+
+async def open_thumbnail_adapters(settings: Settings, stack: AsyncExitStack) -> ThumbnailAdapters:
+    from roost.infra import db
+
+    config = thumbnails_config(settings)
+    sources, outputs = thumbnail_stores(settings)
+    engine = db.create_engine(settings)
+    stack.push_async_callback(engine.dispose)
+    return ThumbnailAdapters(engine, db.session_factory(engine), sources, outputs, config)
+
+
+def thumbnail_checks(adapters: ThumbnailAdapters, broker: Broker) -> list[HealthCheck]:
+    from roost.infra import db, queue
+
+    async def storage() -> None:
+        await asyncio.gather(
+            asyncio.to_thread(adapters.sources.ping), asyncio.to_thread(adapters.outputs.ping)
+        )
+
+    async def broker_ping() -> None:
+        await asyncio.to_thread(queue.ping, broker)
+
+    return [
+        HealthCheck("postgres", partial(db.ping, adapters.engine)),
+        HealthCheck("broker", broker_ping),
+        HealthCheck("storage", storage),
+    ]
+
+
+def build_thumbnails(settings: Settings) -> FastAPI:
+    from roost.infra import queue
+    from roost.thumbnails import api
+
+    # Uploads are larger than the app-wide body limit: this role allows its own upload limit.
+    settings = settings.model_copy(
+        update={
+            "max_body_bytes": max(
+                settings.max_body_bytes,
+                settings.thumbnail_max_upload_bytes + api.MULTIPART_OVERHEAD_BYTES,
+            )
+        }
+    )
+    thumbnails_config(settings)  # a bad preset stops the role before it serves
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        adapters = await open_thumbnail_adapters(settings, stack)
+        broker = queue.create_broker(settings)
+        stack.callback(broker.close)
+        app.state.thumbnails = api.ThumbnailsDeps(
+            adapters.sessions, adapters.sources, adapters.outputs, broker, adapters.config
+        )
+        checks = thumbnail_checks(adapters, broker)
+        maintenance_flag = None
+        if settings.redis_url is not None:  # rate limits and the maintenance flag
+            client = await open_redis(app, settings, stack)
+            checks.append(redis_check(client))
+            maintenance_flag = partial(redis_adapter.read_maintenance_flag, client)
+        return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
+
+    app = create_app(
+        role="thumbnails", settings=settings, routers=[api.router, api.admin], setup=setup
+    )
+    api.install_error_handlers(app)
+    return app
+
+
+def build_optimizer(settings: Settings) -> FastAPI:
+    from roost.infra import db
+    from roost.optimizer import api
+    from roost.optimizer.service import OptimizerConfig, OptimizerDeps
+
+    config = OptimizerConfig.from_settings(settings)
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        engine = db.create_engine(settings)
+        stack.push_async_callback(engine.dispose)
+        checks = [HealthCheck("postgres", partial(db.ping, engine))]
+        enqueue = None
+        if settings.broker_url is not None:  # only large requests and sweeps need the queue
+            enqueue, broker_check = optimizer_sender(settings, stack)
+            checks.append(broker_check)
+        maintenance_flag = None
+        if settings.redis_url is not None:  # rate limits (fail open) and the maintenance flag
+            client = await open_redis(app, settings, stack)
+            checks.append(HealthCheck("redis", partial(redis_adapter.ping, client), critical=False))
+            maintenance_flag = partial(redis_adapter.read_maintenance_flag, client)
+        app.state.optimizer = OptimizerDeps(
+            db.session_factory(engine),
+            config,
+            enqueue,
+            asyncio.Semaphore(settings.optimizer_max_concurrent),
+        )
+        return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
+
+    app = create_app(role="optimizer", settings=settings, routers=[api.router], setup=setup)
+    api.install_error_handlers(app)
+    return app
+
+
+def optimizer_sender(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[Callable[[str], Awaitable[None]], HealthCheck]:
+    """Enqueue optimization jobs by actor name (the API process loads no actor code)."""
+    from roost.infra import queue
+    from roost.optimizer.tasks import RUN_OPTIMIZATION_ACTOR
+
+    broker = queue.create_broker(settings)
+    stack.callback(broker.close)
+
+    async def enqueue(result_id: str) -> None:
+        await asyncio.to_thread(
+            queue.send, broker, settings.optimizer_queue, RUN_OPTIMIZATION_ACTOR, [result_id]
+        )
+
+    async def broker_ping() -> None:
+        await asyncio.to_thread(queue.ping, broker)
+
+    return enqueue, HealthCheck("broker", broker_ping, critical=False)
+
+
+def register_optimizer_actors(
+    broker: Broker,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> str:
+    """Bind the optimizer's actor to the worker's broker; returns the queue to consume."""
+    from roost.optimizer import tasks
+    from roost.optimizer.service import OptimizerConfig
+
+    jobs = tasks.OptimizationJobs(sessions, OptimizerConfig.from_settings(settings), run)
+    tasks.register_actors(
+        broker,
+        jobs,
+        queue_name=settings.optimizer_queue,
+        max_retries=settings.job_max_retries,
+        time_limit_ms=int(settings.job_time_limit_seconds * 1000),
+    )
+    return settings.optimizer_queue
+
+
+def seed_optimizer_demo(settings: Settings, database_url: str) -> None:
+    """The demo model, so a fresh development platform can optimise (never in production
+    unless ROOST_OPTIMIZER_SEED_DEMO=true)."""
+    wanted = settings.optimizer_seed_demo
+    if not (not settings.is_production if wanted is None else wanted):
+        return
+    from roost.optimizer.demo import seed_demo_model
+
+    seed_demo_model(database_url)
+
+
+# Run after migrations by `roost up` and `roost migrate`, in order; each must be idempotent.
+SEED_HOOKS: list[Callable[[Settings, str], None]] = [seed_optimizer_demo]
+
+
 ROLE_BUILDERS: dict[str, Callable[[Settings], FastAPI]] = {
     "kv": build_kv,
+    "thumbnails": build_thumbnails,
+    "optimizer": build_optimizer,
 }
 
 

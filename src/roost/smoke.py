@@ -5,6 +5,7 @@ The role is read from ``/health``; every role gets the shared checks, then its o
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,105 @@ def kv_checks() -> list[Check]:
     return [Check("kv classic write/read", classic), Check("kv v1 put/get/delete", v1)]
 
 
-ROLE_CHECKS: dict[str, Callable[[], list[Check]]] = {"kv": kv_checks}
+def thumbnails_checks(wait_seconds: float = 20.0) -> list[Check]:
+    """Upload a generated image and follow it to its thumbnail (needs a worker running)."""
+    state: dict[str, str] = {}
+
+    def upload(client: httpx.Client) -> None:
+        response = client.post(
+            "/api/v1/images", files={"file": ("smoke.png", _smoke_png(), "image/png")}
+        )
+        expect_status(response, 202)
+        state["url"] = response.json()["status_url"]
+
+    def processed(client: httpx.Client) -> None:
+        if "url" not in state:
+            raise SmokeFailure("no upload to follow")
+        deadline = time.monotonic() + wait_seconds
+        status = "?"
+        while time.monotonic() < deadline:
+            response = client.get(state["url"])
+            expect_status(response, 200)
+            body = response.json()
+            status = body["status"]
+            if status == "done":
+                state["thumbnail"] = body["thumbnails"]["150"]["url"]
+                return
+            if status in ("rejected", "failed"):
+                raise SmokeFailure(f"the smoke image was {status}: {body.get('error')}")
+            time.sleep(0.2)
+        raise SmokeFailure(f"the smoke image is still {status} after {wait_seconds:g}s (worker?)")
+
+    def thumbnail(client: httpx.Client) -> None:
+        if "thumbnail" not in state:
+            raise SmokeFailure("no thumbnail to fetch")
+        response = client.get(state["thumbnail"])
+        expect_status(response, 200)
+        if response.headers.get("content-type") not in ("image/jpeg", "image/webp"):
+            raise SmokeFailure(f"thumbnail content type {response.headers.get('content-type')}")
+        cached = client.get(state["thumbnail"], headers={"If-None-Match": response.headers["etag"]})
+        expect_status(cached, 304)
+
+    def bad_uploads(client: httpx.Client) -> None:
+        empty = client.post("/api/v1/images", files={"file": ("empty.jpg", b"", "image/jpeg")})
+        expect_status(empty, 400)
+        expect_status(client.get(f"/api/v1/images/{uuid.uuid4()}"), 404)
+        expect_status(client.get("/api/v1/images/not-an-id"), 400)
+
+    return [
+        Check("thumbnails upload -> 202", upload),
+        Check("thumbnails image reaches done", processed),
+        Check("thumbnails thumbnail bytes, ETag, 304", thumbnail),
+        Check("thumbnails bad input -> 4xx JSON", bad_uploads),
+    ]
+
+
+def _smoke_png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.linear_gradient("L").resize((320, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+CLASSIC_OPTIMIZE = {"budget": {"tv": 100000, "digital": 200000}, "constraints": {"total": 300000}}
+
+
+def optimizer_checks() -> list[Check]:
+    """Models readable (or protected), the classic request answered, bad input refused."""
+
+    def models(client: httpx.Client) -> None:
+        expect_status(client.get("/api/v1/models"), 200, 401)
+
+    def classic(client: httpx.Client) -> None:
+        response = client.post("/api/v1/optimize", json=CLASSIC_OPTIMIZE)
+        expect_status(response, 200)
+        allocation = response.json().get("allocation") or {}
+        total = float(CLASSIC_OPTIMIZE["constraints"]["total"])
+        spent = sum(float(value) for value in allocation.values())
+        if set(allocation) != {"tv", "digital"} or abs(spent - total) > 1e-6 * total:
+            raise SmokeFailure(f"allocation {allocation} does not spend the total {total:g}")
+
+    def bad_input(client: httpx.Client) -> None:
+        response = client.post("/api/v1/optimize", json={"budget": {"tv": -1}})
+        expect_status(response, 422)
+        if "error" not in response.json():
+            raise SmokeFailure("422 is not the JSON error envelope")
+
+    return [
+        Check("optimizer GET /api/v1/models -> 200/401", models),
+        Check("optimizer classic optimize spends the total", classic),
+        Check("optimizer bad input -> 422 JSON", bad_input),
+    ]
+
+
+ROLE_CHECKS: dict[str, Callable[[], list[Check]]] = {
+    "kv": kv_checks,
+    "thumbnails": thumbnails_checks,
+    "optimizer": optimizer_checks,
+}
 
 
 def run_smoke(base_url: str, *, timeout: float, console: Console) -> list[str]:

@@ -88,7 +88,70 @@ class Settings(BaseSettings):
     kv_max_ttl_seconds: int = Field(365 * 24 * 3600, ge=1)
     kv_namespace: str = Field("kv:", max_length=64)
 
-    @field_validator("cors_origins", "api_keys", "trusted_proxies", mode="before")
+    # Thumbnails (API role and worker). Sources and thumbnails live under separate prefixes
+    # (or buckets): unset means <ROOST_STORAGE_URL>/sources and <ROOST_STORAGE_URL>/thumbnails.
+    thumbnails_source_url: str | None = None
+    thumbnails_output_url: str | None = None
+    # Presets a client may ask for ("N": longest side N px, "NxN": centred square crop), and
+    # the ones made when it asks for none.
+    thumbnail_sizes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["150", "300", "600", "150x150", "300x300"]
+    )
+    thumbnail_default_sizes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["150", "300", "600"]
+    )
+    thumbnail_format: Literal["JPEG", "WEBP"] = "JPEG"
+    thumbnail_quality: int = Field(82, ge=1, le=100)
+    thumbnail_max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    thumbnail_max_pixels: int = Field(50_000_000, ge=1)
+    thumbnail_cache_seconds: int = Field(86_400, ge=0)
+    thumbnails_queue: str = Field("thumbnails", pattern=r"^[a-z][a-z0-9_-]{0,48}$")
+
+    # Queue jobs and the worker process (`roost worker`).
+    job_time_limit_seconds: float = Field(60.0, gt=0, le=3600)
+    job_max_retries: int = Field(3, ge=0, le=20)
+    job_min_backoff_ms: int = Field(1_000, ge=1)
+    job_max_backoff_ms: int = Field(30_000, ge=1)
+    worker_threads: int = Field(2, ge=1, le=64)
+    # Above this resident size after a job the worker drains and exits (its supervisor starts
+    # a fresh one); the pixel limit bounds what one job can take.
+    worker_max_memory_mb: int = Field(512, ge=64)
+    worker_shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    worker_housekeeping_seconds: float = Field(5.0, gt=0, le=600)
+    broker_namespace: str = Field("roost", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    # Redis broker: a worker silent this long is dead and its unacknowledged jobs go back to
+    # their queue (checked every maintenance interval by each consumer).
+    broker_heartbeat_timeout_seconds: float = Field(10.0, ge=1, le=3600)
+    broker_maintenance_interval_seconds: float = Field(1.0, gt=0, le=600)
+    # SQS broker: a received job comes back after this long without an acknowledgement.
+    broker_visibility_timeout_seconds: int = Field(300, ge=1, le=43_200)
+    dead_letter_ttl_days: int = Field(7, ge=1, le=14)
+
+    # Atlas optimizer. Unset ``optimizer_require_auth`` means: required in production only, so a
+    # development `roost up` answers the classic optimize request without credentials.
+    optimizer_require_auth: bool | None = None
+    optimizer_rate_per_second: float = Field(1.0, gt=0, le=100_000)
+    optimizer_rate_burst: int = Field(5, ge=1, le=100_000)
+    # Requests over this many channels, and every scenario sweep, run as queue jobs (202).
+    optimizer_async_channel_threshold: int = Field(100, ge=1, le=100_000)
+    optimizer_max_channels: int = Field(1000, ge=1, le=100_000)
+    optimizer_max_sweep_totals: int = Field(50, ge=1, le=1000)
+    optimizer_default_model: str = Field("demo", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    optimizer_max_nodes: int = Field(1000, ge=1, le=1_000_000)
+    # Solves run in threads; this many at once per process, the rest wait their turn.
+    optimizer_max_concurrent: int = Field(4, ge=1, le=256)
+    optimizer_queue: str = Field("optimizer", pattern=r"^[a-z][a-z0-9_-]{0,48}$")
+    # Unset means: seed the demo model outside production.
+    optimizer_seed_demo: bool | None = None
+
+    @field_validator(
+        "cors_origins",
+        "api_keys",
+        "trusted_proxies",
+        "thumbnail_sizes",
+        "thumbnail_default_sizes",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -116,7 +179,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, amqp:// or sqs:// URL")
         return value
 
-    @field_validator("storage_url")
+    @field_validator("storage_url", "thumbnails_source_url", "thumbnails_output_url")
     @classmethod
     def _storage_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("file://", "s3://")):

@@ -1,0 +1,249 @@
+"""HTTP routes of the optimizer: model registry, predict, optimize, results and charts.
+
+Thin by design: parse, call :mod:`roost.optimizer.service` / :mod:`roost.optimizer.registry`,
+map domain errors to HTTP in one place (:func:`to_api_error`).
+
+Auth: registering or archiving a model needs the ``admin`` scope. Everything else needs the
+``optimize`` scope when ``ROOST_OPTIMIZER_REQUIRE_AUTH`` is on (the default in production) and
+is open otherwise. Optimize and predict share one per-client rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from starlette.responses import Response
+
+from roost.core.auth import ADMIN_SCOPE, Principal, current_principal, require_scopes
+from roost.core.errors import ApiError, error_response
+from roost.core.ratelimit import RateLimit, rate_limited
+from roost.infra.db import unit_of_work
+from roost.optimizer import charts, registry, service
+from roost.optimizer.errors import (
+    ConstraintError,
+    InvalidCurve,
+    OptimizerError,
+    TargetUnreachable,
+)
+from roost.optimizer.registry import (
+    InvalidModel,
+    ModelNotFound,
+    ModelVersionNotFound,
+    NoActiveVersion,
+)
+from roost.optimizer.schemas import ModelIn, OptimizeRequest, PredictRequest, StatusIn
+from roost.optimizer.service import OptimizerDeps, ResultNotFound, ResultNotReady
+
+OPTIMIZE_SCOPE = "optimize"
+MAX_VERSION = 2**31 - 1
+
+_STATUS: list[tuple[type[OptimizerError], int]] = [
+    (ModelNotFound, 404),
+    (ModelVersionNotFound, 404),
+    (ResultNotFound, 404),
+    (NoActiveVersion, 409),
+    (ResultNotReady, 409),
+]
+
+
+def to_api_error(error: OptimizerError) -> ApiError:
+    status = next((s for cls, s in _STATUS if isinstance(error, cls)), 422)
+    details: dict[str, Any] | None = None
+    if isinstance(error, ConstraintError):
+        details = {"field": error.constraint}
+    elif isinstance(error, InvalidModel):
+        details = {"field": error.field}
+    elif isinstance(error, InvalidCurve):
+        details = {"field": error.parameter}
+    elif isinstance(error, TargetUnreachable):
+        details = {"field": "target", "max_achievable": error.max_achievable}
+    return ApiError(status, error.code, error.message, details=details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(_: Request, error: Exception) -> Response:
+        assert isinstance(error, OptimizerError)
+        api_error = to_api_error(error)
+        return error_response(
+            api_error.status_code, api_error.code, api_error.message, details=api_error.details
+        )
+
+    app.add_exception_handler(OptimizerError, handle)
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def _deps(request: Request) -> OptimizerDeps:
+    deps: OptimizerDeps = request.app.state.optimizer
+    return deps
+
+
+def caller(scope: str) -> Callable[[Request], Awaitable[Principal | None]]:
+    """The caller, who must hold ``scope`` when the optimizer requires auth."""
+    strict = require_scopes(scope)
+
+    async def dependency(request: Request) -> Principal | None:
+        if _deps(request).config.require_auth:
+            return await strict(request)
+        return current_principal(request)  # bad credentials are still refused (401)
+
+    return dependency
+
+
+def _rate_limit(request: Request) -> RateLimit:
+    return _deps(request).config.rate_limit
+
+
+def _subject(request: Request) -> str | None:
+    principal = current_principal(request)
+    return principal.subject if principal is not None else None
+
+
+reader = [Depends(caller(OPTIMIZE_SCOPE))]
+computer = [Depends(caller(OPTIMIZE_SCOPE)), Depends(rate_limited(_rate_limit))]
+admin = [Depends(require_scopes(ADMIN_SCOPE))]
+ModelNamePath = Annotated[str, Path(max_length=200)]
+VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION)]
+
+router = APIRouter(prefix="/api/v1", tags=["optimizer"])
+
+
+@router.get("/models", dependencies=reader, summary="Registered models, one entry per name")
+async def list_models(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    async with unit_of_work(_deps(request).sessions) as session:
+        summaries = await registry.list_models(session, limit=limit, after=after)
+    items = [summary.as_dict() for summary in summaries]
+    next_after = items[-1]["name"] if len(items) == limit else None
+    return _json({"items": items, "next_after": next_after})
+
+
+@router.post("/models", dependencies=admin, summary="Register a model (idempotent by checksum)")
+async def register_model(request: Request, body: ModelIn) -> Response:
+    channels = registry.parse_channels([channel.model_dump() for channel in body.channels])
+    if len(channels) > _deps(request).config.max_channels:
+        raise ApiError(
+            422,
+            "too_many_channels",
+            f"{len(channels)} channels; the limit is {_deps(request).config.max_channels}",
+            details={"field": "channels"},
+        )
+    async with unit_of_work(_deps(request).sessions) as session:
+        version, created = await registry.register_model(
+            session,
+            name=body.name,
+            description=body.description,
+            channels=channels,
+            created_by=_subject(request),
+        )
+    location = f"/api/v1/models/{version.name}/versions/{version.version}"
+    return _json(
+        version.as_dict() | {"created": created},
+        201 if created else 200,
+        {"Location": location},
+    )
+
+
+@router.get("/models/{name}", dependencies=reader, summary="Every version of one model")
+async def model_versions(request: Request, name: ModelNamePath) -> Response:
+    async with unit_of_work(_deps(request).sessions) as session:
+        versions = await registry.model_versions(session, name)
+    return _json({"name": name, "versions": [version.as_dict() for version in versions]})
+
+
+@router.get(
+    "/models/{name}/versions/{version}", dependencies=reader, summary="One version of a model"
+)
+async def model_version(
+    request: Request,
+    name: ModelNamePath,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+) -> Response:
+    async with unit_of_work(_deps(request).sessions) as session:
+        found = await registry.resolve_model(session, name, version)
+    return _json(found.as_dict())
+
+
+@router.patch(
+    "/models/{name}/versions/{version}",
+    dependencies=admin,
+    summary="Archive or reactivate a model version",
+)
+async def set_model_status(
+    request: Request,
+    name: ModelNamePath,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    body: StatusIn,
+) -> Response:
+    async with unit_of_work(_deps(request).sessions) as session:
+        changed = await registry.set_status(session, name, version, body.status)
+    return _json(changed.as_dict())
+
+
+@router.post(
+    "/models/{name}/predict",
+    dependencies=computer,
+    summary="Predicted response and marginal return of a spend per channel",
+)
+async def predict(
+    request: Request, name: ModelNamePath, body: PredictRequest, version: VersionQuery = None
+) -> Response:
+    result = await service.predict_spend(_deps(request).sessions, name, version, body.budget)
+    return _json(result)
+
+
+@router.post(
+    "/optimize",
+    dependencies=computer,
+    summary="Best allocation of a budget (202 and a status URL for large requests)",
+)
+async def optimize(request: Request, body: OptimizeRequest) -> Response:
+    outcome = await service.optimize(_deps(request), body, requested_by=_subject(request))
+    if outcome.queued:
+        location = outcome.view["links"]["self"]
+        return _json(outcome.view, 202, {"Location": location, "Retry-After": "1"})
+    return _json(outcome.view, 200, {"Location": outcome.view["links"]["self"]})
+
+
+@router.get("/results/{result_id}", dependencies=reader, summary="A result or a job's status")
+async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+    view = await service.get_result(_deps(request).sessions, result_id)
+    headers = {"Retry-After": "1"} if view["status"] in ("queued", "running") else None
+    return _json(view, headers=headers)
+
+
+@router.get(
+    "/optimize/{result_id}/curves.svg",
+    dependencies=reader,
+    summary="Response curves with current and optimal spend (SVG)",
+)
+async def curves_svg(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+    chart = await service.result_chart(_deps(request).sessions, result_id)
+    svg = await asyncio.to_thread(charts.render_svg, chart)
+    return Response(svg, media_type="image/svg+xml", headers=_CHART_HEADERS)
+
+
+@router.get(
+    "/optimize/{result_id}/curves.png",
+    dependencies=reader,
+    summary="Response curves with current and optimal spend (PNG)",
+)
+async def curves_png(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+    chart = await service.result_chart(_deps(request).sessions, result_id)
+    png = await asyncio.to_thread(charts.render_png, chart)
+    return Response(png, media_type="image/png", headers=_CHART_HEADERS)
+
+
+# A finished result never changes, so neither does its chart.
+_CHART_HEADERS = {"Cache-Control": "private, max-age=86400, immutable"}

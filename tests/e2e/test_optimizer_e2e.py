@@ -1,0 +1,105 @@
+"""The optimizer as `roost up --roles optimizer` runs it: seeded demo model, smoke, queue jobs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOST = [sys.executable, "-m", "roost"]
+
+
+def free_offset() -> int:
+    """A port offset under which the optimizer (8002) and worker (9101) ports are both free."""
+    for _ in range(50):
+        offset = random.randint(20000, 50000)
+        ports = (8002 + offset, 9101 + offset)
+        if all(_is_free(port) for port in ports):
+            return offset
+    raise RuntimeError("no free port pair found")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"roost up exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def test_roost_up_optimizer_passes_smoke_and_runs_queue_jobs(tmp_path: Path) -> None:
+    offset = free_offset()
+    url = f"http://127.0.0.1:{8002 + offset}"
+    worker_url = f"http://127.0.0.1:{9101 + offset}"
+    log = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    command = [*ROOST, "up", "--data-dir", str(tmp_path / "data"), "--port-offset", str(offset)]
+    with log.open("ab") as out:
+        platform = subprocess.Popen(
+            [*command, "--roles", "optimizer"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        wait_ready(url, platform, log)
+        smoke = subprocess.run([*ROOST, "smoke", url], capture_output=True, text=True, timeout=60)
+        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+        assert "optimizer classic optimize spends the total" in smoke.stderr
+
+        classic = httpx.post(
+            f"{url}/api/v1/optimize",
+            json={"budget": {"tv": 100000, "digital": 200000}, "constraints": {"total": 300000}},
+        ).json()
+        png = httpx.get(f"{url}{classic['links']['curves_png']}")
+        assert png.status_code == 200
+        assert png.content.startswith(b"\x89PNG")
+
+        wait_ready(worker_url, platform, log)
+        sweep = httpx.post(
+            f"{url}/api/v1/optimize",
+            json={"budget": {"tv": 1, "digital": 1}, "sweep": {"totals": [1e5, 3e5]}},
+        )
+        assert sweep.status_code == 202, sweep.text
+        status_url = f"{url}{sweep.headers['location']}"
+        deadline = time.monotonic() + 30
+        body = httpx.get(status_url).json()
+        while body["status"] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            body = httpx.get(status_url).json()
+        assert body["status"] == "done", (body, (tmp_path / "data/logs/worker.log").read_text())
+        assert [round(sum(s["allocation"].values())) for s in body["scenarios"]] == [1e5, 3e5]
+    finally:
+        platform.send_signal(signal.SIGINT)
+        try:
+            code = platform.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(platform.pid, signal.SIGKILL)
+            raise
+    assert code == 0, log.read_text()[-3000:]

@@ -1,0 +1,119 @@
+"""Fixtures for the optimizer against the machine's real Postgres and Redis.
+
+Each test session gets a fresh Postgres database migrated with the optimizer's Alembic branch
+and seeded with the demo model. Redis is a database index of its own, so the maintenance flag
+and rate-limit counters of these tests never meet another suite's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from roost.core.auth import issue_token
+from roost.core.settings import Settings, load_settings
+
+OPTIMIZER_REDIS_DB = 13
+
+
+@pytest.fixture(scope="session")
+def optimizer_database(postgres_url: str) -> Iterator[str]:
+    import asyncpg
+
+    from roost.infra import migrate
+    from roost.optimizer.demo import seed_demo_model
+
+    name = f"roost_optimizer_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres_url)
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url, "optimizer@head")
+    seed_demo_model(url)
+    yield url
+    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def optimizer_redis_url(redis_url: str) -> str:
+    return redis_url.rsplit("/", 1)[0] + f"/{OPTIMIZER_REDIS_DB}"
+
+
+@pytest.fixture
+def make_settings(
+    optimizer_database: str, optimizer_redis_url: str, unique: str
+) -> Callable[..., Settings]:
+    """Settings for one test; the rate limit is out of the way unless a test sets it."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": optimizer_database,
+            "redis_url": optimizer_redis_url,
+            "broker_url": optimizer_redis_url,
+            "broker_namespace": f"t{unique}",
+            "optimizer_queue": f"opt-{unique}",
+            "optimizer_rate_per_second": 1000.0,
+            "optimizer_rate_burst": 1000,
+            "maintenance_poll_seconds": 0.05,
+            "job_min_backoff_ms": 20,
+            "job_max_backoff_ms": 200,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def token_for(make_settings: Callable[..., Settings]) -> Callable[..., dict[str, str]]:
+    def headers(*scopes: str, subject: str = "tester") -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(make_settings(), subject, scopes)}"}
+
+    return headers
+
+
+@pytest.fixture
+def admin_headers(token_for: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return token_for("admin", subject="ops")
+
+
+@pytest.fixture
+def optimizer_client(
+    make_settings: Callable[..., Settings],
+) -> Callable[..., Any]:
+    """``async with optimizer_client(**settings) as client``: the optimizer role in-process."""
+    from roost.roles import build_optimizer
+
+    @asynccontextmanager
+    async def running(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = build_optimizer(make_settings(**overrides))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                base_url="http://testserver",
+            ) as client,
+        ):
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+    return running
