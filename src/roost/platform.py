@@ -30,6 +30,11 @@ STOP_TIMEOUT_SECONDS = 25
 # Roles whose jobs need `roost worker` running next to them.
 QUEUE_ROLES = frozenset({"thumbnails", "optimizer"})
 READY_TIMEOUT_SECONDS = 60
+SERVICE_URL_VARIABLES = {
+    "ROOST_BIRD_IMAGES_URL": "bird-images",
+    "ROOST_BIRDS_API_URL": "birds",
+    "ROOST_THUMBNAILS_URL": "thumbnails",
+}
 
 
 @dataclass
@@ -123,7 +128,14 @@ class Platform:
         env = dict(os.environ)
         env.update({f"ROOST_{k.upper()}": v for k, v in urls.items()})
         env["ROOST_DATA_DIR"] = str(data_dir)
+        # Services that call each other find each other at this platform's ports.
+        for variable, role in SERVICE_URL_VARIABLES.items():
+            port = ROLE_PORTS[role] + self.port_offset
+            env.setdefault(variable, f"http://{self._local_host()}:{port}")
         return env
+
+    def _local_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
 
     def _child(self, role: str, data_dir: Path) -> Child:
         port = ROLE_PORTS[role] + self.port_offset

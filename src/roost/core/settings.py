@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     # Unset means: seed the demo model outside production.
     optimizer_seed_demo: bool | None = None
 
+    # Birds: where each service finds the one it calls. Unset means the same host's default
+    # port (``roost up`` fills them in with its port offset).
+    bird_images_url: str | None = None  # birds API -> bird image service
+    birds_api_url: str | None = None  # frontend /api proxy -> birds API
+    thumbnails_url: str | None = None  # birds admin photo upload -> thumbnails API
+    # The birds API waits this long for an image URL before answering with a placeholder.
+    bird_image_budget_ms: int = Field(300, ge=10, le=10_000)
+    bird_image_cache_seconds: int = Field(3_600, ge=1, le=7 * 86_400)
+    # External photos (Unsplash search) only when a key is set; never needed for `roost up`.
+    unsplash_access_key: SecretStr | None = None
+    unsplash_api_url: str = "https://api.unsplash.com"
+
     @field_validator(
         "cors_origins",
         "api_keys",
@@ -185,6 +197,13 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("file://", "s3://")):
             raise ValueError("must be a file:// or s3:// URL")
         return value
+
+    @field_validator("bird_images_url", "birds_api_url", "thumbnails_url", "unsplash_api_url")
+    @classmethod
+    def _http_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value is not None else None
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
