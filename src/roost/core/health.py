@@ -2,8 +2,10 @@
 
 - ``/healthz``: the process answers; no dependency is touched (a Redis outage must not get pods
   killed by their liveness probe).
-- ``/readyz``: every dependency checked concurrently with a short timeout; 503 names the ones
-  that failed, so a load balancer stops sending traffic.
+- ``/readyz``: every dependency checked concurrently with a short timeout; 503 names the
+  critical ones that failed, so a load balancer stops sending traffic. A non-critical one (an
+  upstream the role has a fallback for) is reported but keeps the replica in service:
+  pulling every replica for it would turn a degraded feature into an outage.
 - ``/health``: a report for humans and dashboards; ``degraded`` when only non-critical
   dependencies fail (200), ``unhealthy`` when a critical one does (503).
 """
@@ -97,7 +99,7 @@ def health_router(
     async def readyz() -> Response:
         results = await run_checks(checks(), timeout)
         report = {r.name: r.as_dict() for r in results}
-        failed = [r.name for r in results if not r.ok]
+        failed = [r.name for r in results if not r.ok and r.critical]
         if failed:
             body = error_body(
                 "not_ready", "not ready: " + ", ".join(failed) + " unavailable", {"failed": failed}

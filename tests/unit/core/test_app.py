@@ -189,6 +189,16 @@ async def test_readyz_names_the_failed_dependency(serve_asgi) -> None:
     assert body["checks"]["postgres"]["status"] == "ok"
 
 
+async def test_readyz_stays_ready_when_only_a_non_critical_dependency_fails(serve_asgi) -> None:
+    app = build(checks=[HealthCheck("db", healthy), HealthCheck("images", broken, critical=False)])
+    async with serve_asgi(app) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["images"]["status"] != "ok"  # still reported
+
+
 @pytest.mark.parametrize(
     ("checks", "status", "code"),
     [
