@@ -120,17 +120,19 @@ class ControllableUpstream:
         self.body: object = {"ok": True}
         self.calls = 0
         self.request_ids: list[str | None] = []
+        self.bodies: list[bytes] = []
 
         async def handler(request: Request) -> JSONResponse:
             import asyncio
 
             self.calls += 1
             self.request_ids.append(request.headers.get("x-request-id"))
+            self.bodies.append(await request.body())
             if self.delay:
                 await asyncio.sleep(self.delay)
             return JSONResponse(self.body, status_code=self.status)
 
-        app = Starlette(routes=[Route("/{path:path}", handler)])
+        app = Starlette(routes=[Route("/{path:path}", handler, methods=["GET", "POST", "PUT"])])
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

@@ -1,0 +1,76 @@
+"""Request and response shapes of the bird API, and the bird image service's answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from roost.birds.models import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REGION_CHARS
+from roost.birds.paging import MAX_SLUG_CHARS
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ImageSource = Literal["stored", "unsplash", "placeholder"]
+
+
+class BirdIn(BaseModel):
+    """A bird as an admin creates or replaces it; ``slug`` defaults to one made from the name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, StringConstraints(max_length=MAX_NAME_CHARS)]
+    scientific_name: Annotated[Text, StringConstraints(max_length=MAX_NAME_CHARS)]
+    description: Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)]
+    region: Annotated[Text, StringConstraints(max_length=MAX_REGION_CHARS)]
+    slug: Annotated[str, StringConstraints(max_length=MAX_SLUG_CHARS)] | None = None
+
+    @field_validator("name", "scientific_name")
+    @classmethod
+    def _has_a_letter(cls, value: str) -> str:
+        if not any(character.isalnum() for character in value):
+            raise ValueError("must contain a letter or digit")
+        return value
+
+
+class ImageOut(BaseModel):
+    url: str
+    source: ImageSource
+    attribution: str | None = None
+
+
+class BirdOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    scientific_name: str
+    description: str
+    region: str
+    image: ImageOut
+    image_status: Literal["ok", "unavailable"]
+    photo_id: str | None
+    created_at: str
+    updated_at: str
+
+
+class BirdPage(BaseModel):
+    items: list[BirdOut]
+    next_cursor: str | None
+
+
+class ClassicBird(BaseModel):
+    """The original bird API's answer: one random bird, its image as a plain URL."""
+
+    name: str
+    description: str
+    image: str
+
+
+class ImageAnswer(BaseModel):
+    """What ``GET /api/v1/images/{bird}`` of the bird image service answers (extra keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    source: ImageSource
+    attribution: Annotated[str, StringConstraints(max_length=500)] | None = None
+    name: str | None = Field(default=None, max_length=500)
