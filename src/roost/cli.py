@@ -30,6 +30,8 @@ thumbnails_app = typer.Typer(help="Thumbnails operations.", no_args_is_help=True
 app.add_typer(thumbnails_app, name="thumbnails")
 dlq_app = typer.Typer(help="Dead-lettered jobs: list them, redrive them.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+birds_app = typer.Typer(help="Bird catalog operations.", no_args_is_help=True)
+app.add_typer(birds_app, name="birds")
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -432,6 +434,22 @@ def dlq_redrive(
 
     count = _run_operator(lambda: asyncio.run(run()))
     console.print(f"[green]{count} redriven[/green]")
+
+
+@birds_app.command("seed")
+def birds_seed() -> None:
+    """Add the catalog's seed species that are missing (by slug); edits are kept."""
+    from roost.birds.seed import seed_birds_blocking
+    from roost.core.errors import DependencyUnavailable
+
+    settings = resolved_settings()
+    if settings.database_url is None:
+        fail("ROOST_DATABASE_URL is not set and no `roost up` is running")
+    try:
+        added = seed_birds_blocking(settings.database_url)
+    except DependencyUnavailable as error:
+        fail(error.message)
+    console.print(f"[green]{added} birds added[/green]")
 
 
 def _thumbnails_operator(settings: Settings) -> Any:

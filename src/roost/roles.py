@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -264,14 +265,165 @@ def seed_optimizer_demo(settings: Settings, database_url: str) -> None:
     seed_demo_model(database_url)
 
 
+def build_birds(settings: Settings) -> FastAPI:
+    from roost.birds import api
+    from roost.birds.image_lookup import UPSTREAM_NAME, ImageLookup
+    from roost.birds.photos import PhotoUploader
+    from roost.birds.service import BirdsDeps
+    from roost.core.upstream import CircuitBreaker, UpstreamClient
+    from roost.infra import db
+
+    # Photo uploads are larger than the app-wide body limit (they go on to thumbnails).
+    settings = settings.model_copy(
+        update={
+            "max_body_bytes": max(
+                settings.max_body_bytes,
+                settings.thumbnail_max_upload_bytes + api.MULTIPART_OVERHEAD_BYTES,
+            )
+        }
+    )
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        engine = db.create_engine(settings)
+        stack.push_async_callback(engine.dispose)
+        images_url = settings.bird_images_url or peer_url("bird-images")
+        breaker = CircuitBreaker(
+            UPSTREAM_NAME,
+            failure_threshold=settings.bird_image_breaker_failures,
+            reset_seconds=settings.bird_image_breaker_reset_seconds,
+        )
+        budget = settings.bird_image_budget_ms / 1000
+        client = UpstreamClient(UPSTREAM_NAME, images_url, budget_seconds=budget, breaker=breaker)
+        images = ImageLookup(client, images_url)
+        stack.push_async_callback(images.aclose)
+        photos = PhotoUploader(
+            settings.thumbnails_url or peer_url("thumbnails"),
+            timeout_seconds=settings.bird_photo_upload_timeout_seconds,
+        )
+        stack.push_async_callback(photos.aclose)
+        app.state.birds = BirdsDeps(
+            db.session_factory(engine), images, photos, settings.thumbnail_max_upload_bytes
+        )
+        # Without pictures the catalog still answers (placeholders): degraded, not down.
+        checks = [
+            HealthCheck("postgres", partial(db.ping, engine)),
+            HealthCheck(UPSTREAM_NAME, images.ping, critical=False),
+        ]
+        maintenance_flag = None
+        if settings.redis_url is not None:  # rate limits and the maintenance flag
+            redis = await open_redis(app, settings, stack)
+            checks.append(HealthCheck("redis", partial(redis_adapter.ping, redis), critical=False))
+            maintenance_flag = partial(redis_adapter.read_maintenance_flag, redis)
+        return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
+
+    app = create_app(role="birds", settings=settings, routers=[api.router], setup=setup)
+    api.install_error_handlers(app)
+    return app
+
+
+def peer_url(role: str) -> str:
+    """Another role on this host at its default port (``roost up`` passes explicit URLs)."""
+    return f"http://127.0.0.1:{ROLE_PORTS[role]}"
+
+
+def seed_birds(_: Settings, database_url: str) -> None:
+    """The bird catalog's species: product data, seeded everywhere (missing slugs only)."""
+    from roost.birds.seed import seed_birds_blocking
+
+    added = seed_birds_blocking(database_url)
+    if added:
+        structlog.get_logger("roost.birds").info("bird_catalog_seeded", added=added)
+
+
+def build_bird_images(settings: Settings) -> FastAPI:
+    from roost.birds.images import api
+    from roost.birds.images.media import BundledPhotos
+    from roost.birds.images.service import ImageCache, ImageSources
+    from roost.birds.images.unsplash import UnsplashClient
+    from roost.infra.storage import child_url, open_store
+
+    bundled = BundledPhotos.load()  # read before serving: a broken package fails at start
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        # Every dependency is optional: without them the service still answers (placeholders).
+        checks: list[HealthCheck] = []
+        store = cache = provider = maintenance_flag = None
+        if settings.storage_url is not None:  # operator photos under <storage>/birds/
+            store = open_store(
+                child_url(settings.storage_url, "birds"), s3_endpoint_url=settings.s3_endpoint_url
+            )
+            ping = partial(asyncio.to_thread, store.ping)
+            checks.append(HealthCheck("storage", ping, critical=False))
+        if settings.redis_url is not None:  # the answer cache and the maintenance flag
+            redis = await open_redis(app, settings, stack)
+            cache = ImageCache(redis, settings.bird_image_cache_seconds)
+            checks.append(HealthCheck("redis", partial(redis_adapter.ping, redis), critical=False))
+            maintenance_flag = partial(redis_adapter.read_maintenance_flag, redis)
+        if settings.unsplash_access_key is not None:
+            provider = UnsplashClient(
+                settings.unsplash_api_url,
+                settings.unsplash_access_key.get_secret_value(),
+                timeout_seconds=settings.unsplash_timeout_seconds,
+                pause_seconds=settings.unsplash_pause_seconds,
+            )
+            stack.push_async_callback(provider.aclose)
+        app.state.bird_images = ImageSources(bundled, store, provider, cache)
+        return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
+
+    return create_app(role="bird-images", settings=settings, routers=[api.router], setup=setup)
+
+
+def build_frontend(settings: Settings) -> FastAPI:
+    from roost.birds.frontend import api
+    from roost.birds.frontend.proxy import ReverseProxy
+    from roost.birds.frontend.static_files import load_static_files
+    from roost.core.middleware import PAGE_CSP
+
+    files = load_static_files()
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        def proxy(name: str, title: str, url: str) -> ReverseProxy:
+            client = ReverseProxy(
+                name,
+                url,
+                title=title,
+                timeout_seconds=settings.frontend_proxy_timeout_seconds,
+                max_bytes=settings.frontend_proxy_max_bytes,
+            )
+            stack.push_async_callback(client.aclose)
+            return client
+
+        birds = proxy("birds", "The bird catalog", settings.birds_api_url or peer_url("birds"))
+        media = proxy(
+            "bird-images",
+            "The bird picture service",
+            settings.bird_images_url or peer_url("bird-images"),
+        )
+        app.state.frontend = api.FrontendDeps(files, birds, media)
+        # No Redis, no maintenance gate: the page stays up and shows its own error state.
+        return RoleRuntime(
+            checks=[
+                HealthCheck("birds", birds.ping, critical=False),
+                HealthCheck("bird-images", media.ping, critical=False),
+            ]
+        )
+
+    return create_app(
+        role="frontend", settings=settings, routers=[api.router], setup=setup, csp=PAGE_CSP
+    )
+
+
 # Run after migrations by `roost up` and `roost migrate`, in order; each must be idempotent.
-SEED_HOOKS: list[Callable[[Settings, str], None]] = [seed_optimizer_demo]
+SEED_HOOKS: list[Callable[[Settings, str], None]] = [seed_optimizer_demo, seed_birds]
 
 
 ROLE_BUILDERS: dict[str, Callable[[Settings], FastAPI]] = {
     "kv": build_kv,
     "thumbnails": build_thumbnails,
     "optimizer": build_optimizer,
+    "birds": build_birds,
+    "bird-images": build_bird_images,
+    "frontend": build_frontend,
 }
 
 

@@ -179,10 +179,114 @@ def optimizer_checks() -> list[Check]:
     ]
 
 
+def birds_checks() -> list[Check]:
+    """The classic random bird, two different random birds in a row, 404 JSON for no bird."""
+
+    def classic(client: httpx.Client) -> None:
+        response = client.get("/")
+        expect_status(response, 200)
+        body = response.json()
+        if set(body) != {"name", "description", "image"} or not body["image"]:
+            raise SmokeFailure(f"GET / answered {sorted(body)}, expected name, description, image")
+
+    def random_differs(client: httpx.Client) -> None:
+        first = client.get("/api/v1/birds/random")
+        expect_status(first, 200)
+        second = client.get("/api/v1/birds/random", params={"exclude": first.json()["id"]})
+        expect_status(second, 200)
+        if second.json()["id"] == first.json()["id"]:
+            raise SmokeFailure("the same bird came back twice in a row")
+        if second.json().get("image_status") not in ("ok", "unavailable"):
+            raise SmokeFailure(f"image_status is {second.json().get('image_status')!r}")
+
+    def unknown_bird(client: httpx.Client) -> None:
+        response = client.get(f"/api/v1/birds/no-such-bird-{uuid.uuid4().hex[:6]}")
+        expect_status(response, 404)
+        if "error" not in response.json():
+            raise SmokeFailure("404 is not the JSON error envelope")
+
+    return [
+        Check("birds classic GET / -> name, description, image", classic),
+        Check("birds random twice -> two different birds", random_differs),
+        Check("birds unknown slug -> 404 JSON", unknown_bird),
+    ]
+
+
+def bird_images_checks() -> list[Check]:
+    """A catalog bird's picture (with ETag and 304), a placeholder, and a bad name refused."""
+
+    def catalog_bird(client: httpx.Client) -> None:
+        response = client.get("/api/v1/images/kea")
+        expect_status(response, 200)
+        answer = response.json()
+        if answer.get("source") not in ("stored", "unsplash"):
+            raise SmokeFailure(f"the kea has no picture of its own: {answer}")
+        if answer["source"] == "stored":
+            picture = client.get(answer["url"])
+            expect_status(picture, 200)
+            if picture.headers.get("content-type") != "image/jpeg":
+                raise SmokeFailure(f"picture content type {picture.headers.get('content-type')}")
+            etag = {"If-None-Match": picture.headers.get("etag", "")}
+            expect_status(client.get(answer["url"], headers=etag), 304)
+
+    def placeholder(client: httpx.Client) -> None:
+        response = client.get(f"/api/v1/images/smoke-bird-{uuid.uuid4().hex[:6]}")
+        expect_status(response, 200)
+        url = response.json()["url"]
+        if url.startswith("/"):
+            drawn = client.get(url)
+            expect_status(drawn, 200)
+            if not drawn.headers.get("content-type", "").startswith("image/"):
+                raise SmokeFailure(f"{url} is {drawn.headers.get('content-type')}")
+
+    def bad_name(client: httpx.Client) -> None:
+        expect_status(client.get("/api/v1/images/%3Cscript%3E"), 400)
+        expect_status(client.get("/media/..%2f..%2fetc%2fpasswd"), 404)
+
+    return [
+        Check("bird-images catalog bird -> picture, ETag, 304", catalog_bird),
+        Check("bird-images unknown bird -> placeholder", placeholder),
+        Check("bird-images bad name / path -> 4xx JSON", bad_name),
+    ]
+
+
+def frontend_checks() -> list[Check]:
+    """The page under its CSP, and a bird with its picture through the same-origin proxy."""
+
+    def page(client: httpx.Client) -> None:
+        response = client.get("/")
+        expect_status(response, 200)
+        if "script-src 'self'" not in response.headers.get("content-security-policy", ""):
+            raise SmokeFailure("the page is served without its CSP")
+        expect_status(client.get("/app.js"), 200)
+
+    def bird_through_proxy(client: httpx.Client) -> None:
+        response = client.get("/api/v1/birds/random")
+        expect_status(response, 200)
+        url = response.json()["image"]["url"]
+        if url.startswith("/"):
+            picture = client.get(url)
+            expect_status(picture, 200)
+            if not picture.headers.get("content-type", "").startswith("image/"):
+                raise SmokeFailure(f"{url} is {picture.headers.get('content-type')}")
+
+    def read_only(client: httpx.Client) -> None:
+        expect_status(client.post("/api/v1/birds", json={}), 405)
+
+    return [
+        Check("frontend page with CSP", page),
+        Check("frontend bird and picture through /api and /media", bird_through_proxy),
+        Check("frontend proxy is read-only", read_only),
+    ]
+
+
 ROLE_CHECKS: dict[str, Callable[[], list[Check]]] = {
     "kv": kv_checks,
     "thumbnails": thumbnails_checks,
     "optimizer": optimizer_checks,
+    "birds": birds_checks,
+    "bird-images": bird_images_checks,
+    "frontend": frontend_checks,
 }
 
 

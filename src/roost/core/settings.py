@@ -151,10 +151,21 @@ class Settings(BaseSettings):
     thumbnails_url: str | None = None  # birds admin photo upload -> thumbnails API
     # The birds API waits this long for an image URL before answering with a placeholder.
     bird_image_budget_ms: int = Field(300, ge=10, le=10_000)
+    # After this many failed lookups in a row the birds API stops asking for a while.
+    bird_image_breaker_failures: int = Field(5, ge=1, le=1000)
+    bird_image_breaker_reset_seconds: float = Field(30.0, gt=0, le=3600)
+    bird_photo_upload_timeout_seconds: float = Field(30.0, gt=0, le=600)
     bird_image_cache_seconds: int = Field(3_600, ge=1, le=7 * 86_400)
     # External photos (Unsplash search) only when a key is set; never needed for `roost up`.
     unsplash_access_key: SecretStr | None = None
     unsplash_api_url: str = "https://api.unsplash.com"
+    unsplash_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    # Unsplash counts requests per hour and names no reset time: after a 403/429, a spent
+    # quota or a refused key, stop asking for this long (or the provider's Retry-After).
+    unsplash_pause_seconds: float = Field(3_600.0, gt=0, le=86_400)
+    # Frontend's same-origin proxy (/api -> birds API, /media -> bird image service).
+    frontend_proxy_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    frontend_proxy_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
 
     @field_validator(
         "cors_origins",

@@ -1,0 +1,1 @@
+"""The birds page (role ``frontend``): its static files and a same-origin proxy to the APIs."""

@@ -1,0 +1,95 @@
+"""HTTP routes of the frontend role: the page, its files, and the ``/api`` and ``/media`` proxy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response
+
+from roost.birds.frontend.proxy import ReverseProxy
+from roost.birds.frontend.static_files import INDEX, PAGE_FILES, StaticFile, cache_control
+from roost.core.errors import ApiError
+
+router = APIRouter()
+READ_ONLY = ["GET", "HEAD"]
+# "." and ".." segments (also percent-encoded) would let a proxied path climb out of /api or
+# /media once the upstream normalises it; control characters never belong in a path.
+_UNSAFE_PATH = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)|[\x00-\x1f\x7f]|%00", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class FrontendDeps:
+    files: dict[str, StaticFile]
+    api: ReverseProxy  # -> birds API
+    media: ReverseProxy  # -> bird image service
+
+
+def deps_of(request: Request) -> FrontendDeps:
+    deps: FrontendDeps = request.app.state.frontend
+    return deps
+
+
+AcceptEncoding = Annotated[str | None, Header(max_length=1024)]
+IfNoneMatch = Annotated[str | None, Header(max_length=1024)]
+
+
+@router.api_route("/", methods=READ_ONLY, include_in_schema=False)
+async def index(
+    request: Request, if_none_match: IfNoneMatch = None, accept_encoding: AcceptEncoding = None
+) -> Response:
+    return _static(deps_of(request).files[INDEX], None, if_none_match, accept_encoding)
+
+
+def _file_route(name: str) -> None:
+    async def serve(
+        request: Request,
+        v: str | None = None,
+        if_none_match: IfNoneMatch = None,
+        accept_encoding: AcceptEncoding = None,
+    ) -> Response:
+        return _static(deps_of(request).files[name], v, if_none_match, accept_encoding)
+
+    router.add_api_route(f"/{name}", serve, methods=READ_ONLY, include_in_schema=False)
+
+
+# One plain route per file (no catch-all, which would shadow /healthz and /metrics).
+for _name in PAGE_FILES:
+    _file_route(_name)
+
+
+@router.api_route("/api/{path:path}", methods=READ_ONLY, include_in_schema=False)
+async def api_proxy(request: Request) -> Response:
+    _check_path(request)
+    return await deps_of(request).api.forward(request)
+
+
+@router.api_route("/media/{path:path}", methods=READ_ONLY, include_in_schema=False)
+async def media_proxy(request: Request) -> Response:
+    _check_path(request)
+    return await deps_of(request).media.forward(request)
+
+
+def _check_path(request: Request) -> None:
+    raw = (request.scope.get("raw_path") or b"").decode("latin-1")
+    if _UNSAFE_PATH.search(raw) or _UNSAFE_PATH.search(request.url.path):
+        raise ApiError(400, "invalid_path", "the path has dot segments or control characters")
+
+
+def _static(
+    file: StaticFile, version: str | None, if_none_match: str | None, accept_encoding: str | None
+) -> Response:
+    gzip_ok = file.gzipped is not None and "gzip" in (accept_encoding or "").lower()
+    # The compressed variant is a different representation, so it gets its own validator.
+    etag = f'{file.etag[:-1]}-gz"' if gzip_ok else file.etag
+    headers = {"ETag": etag, "Cache-Control": cache_control(file, version)}
+    if file.gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if if_none_match is not None and etag in {p.strip() for p in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    if gzip_ok:
+        headers["Content-Encoding"] = "gzip"
+        return Response(file.gzipped, media_type=file.content_type, headers=headers)
+    return Response(file.data, media_type=file.content_type, headers=headers)

@@ -1,0 +1,107 @@
+"""HTTP routes of the bird image service: the image lookup and the ``/media`` files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response
+
+from roost.birds.images.media import (
+    IMMUTABLE,
+    MediaFile,
+    placeholder_file,
+    slug_of_file,
+)
+from roost.birds.images.names import InvalidBirdName, parse_bird_name
+from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
+from roost.core.errors import ApiError, DependencyUnavailable
+from roost.infra.storage import StorageError
+
+log = structlog.get_logger("roost.birds.images")
+
+router = APIRouter()
+# The birds API asks again at most this often for the same bird through a shared cache.
+ANSWER_CACHE_CONTROL = "public, max-age=60"
+PLACEHOLDER_CACHE_CONTROL = "public, max-age=86400"
+IfNoneMatch = Annotated[str | None, Header(max_length=1024)]
+
+
+def sources_of(request: Request) -> ImageSources:
+    sources: ImageSources = request.app.state.bird_images
+    return sources
+
+
+@router.get("/api/v1/images/{name}", summary="The picture to show for a bird")
+async def image_for_bird(name: str, request: Request) -> Response:
+    try:
+        bird = parse_bird_name(name)
+    except InvalidBirdName as error:
+        raise ApiError(400, "invalid_bird_name", str(error)) from None
+    answer = await resolve_image(sources_of(request), bird)
+    return Response(
+        answer.to_json(),
+        media_type="application/json",
+        headers={"Cache-Control": ANSWER_CACHE_CONTROL},
+    )
+
+
+@router.api_route("/media/{filename}", methods=["GET", "HEAD"], summary="A bundled illustration")
+async def bundled_photo(
+    filename: str, request: Request, v: str | None = None, if_none_match: IfNoneMatch = None
+) -> Response:
+    slug = slug_of_file(filename, ".jpg")
+    found = sources_of(request).bundled.get(slug) if slug else None
+    if found is None:
+        raise _no_such_image()
+    # Only the URL naming the current version is immutable; an old or bare one revalidates.
+    cache = IMMUTABLE if v == found.version else "public, max-age=3600, must-revalidate"
+    return _media_response(found, cache, if_none_match)
+
+
+@router.api_route(
+    "/media/placeholder/{filename}", methods=["GET", "HEAD"], summary="A bird's placeholder"
+)
+async def placeholder(filename: str, if_none_match: IfNoneMatch = None) -> Response:
+    slug = slug_of_file(filename, ".svg")
+    if slug is None:
+        raise _no_such_image()
+    return _media_response(placeholder_file(slug), PLACEHOLDER_CACHE_CONTROL, if_none_match)
+
+
+@router.api_route(
+    "/media/photos/{filename}", methods=["GET", "HEAD"], summary="A photo from the object store"
+)
+async def stored_photo(
+    filename: str, request: Request, if_none_match: IfNoneMatch = None
+) -> Response:
+    slug = slug_of_file(filename, ".jpg")
+    store = sources_of(request).store
+    if slug is None or store is None:
+        raise _no_such_image()
+    try:
+        found = await read_stored_photo(store, slug)
+    except (StorageError, OSError) as error:
+        log.warning("bird_photo_store_unavailable", bird=slug, error=type(error).__name__)
+        raise DependencyUnavailable("storage") from None
+    if found is None:
+        raise _no_such_image()
+    cache = f"public, max-age={request.app.state.settings.bird_image_cache_seconds}"
+    return _media_response(found, cache, if_none_match)
+
+
+def _media_response(found: MediaFile, cache_control: str, if_none_match: str | None) -> Response:
+    headers = {"ETag": found.etag, "Cache-Control": cache_control}
+    if if_none_match is not None and _etag_matches(if_none_match, found.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(found.data, media_type=found.content_type, headers=headers)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _no_such_image() -> ApiError:
+    return ApiError(404, "image_not_found", "no such image")
