@@ -22,6 +22,19 @@ async def test_passes_through_answers_and_the_request_id(upstream) -> None:
     assert upstream.request_ids == ["rid-42"]
 
 
+async def test_a_third_party_upstream_gets_no_request_id(upstream) -> None:
+    client = UpstreamClient(
+        "u-third-party", upstream.url, budget_seconds=1, forward_request_id=False
+    )
+    token = request_id_var.set("rid-43")
+    try:
+        await client.get("/thing")
+    finally:
+        request_id_var.reset(token)
+        await client.aclose()
+    assert upstream.request_ids == [None]
+
+
 async def test_4xx_is_an_answer_not_a_failure(upstream) -> None:
     upstream.status = 404
     client = UpstreamClient("u-404", upstream.url, budget_seconds=1)

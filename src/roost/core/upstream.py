@@ -14,6 +14,7 @@ import asyncio
 import random
 import time
 from enum import IntEnum
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -103,8 +104,12 @@ class UpstreamClient:
         retries: int = 2,
         breaker: CircuitBreaker | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        forward_request_id: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        # Our request ids are for our own services; a third-party API gets none of them.
+        self.forward_request_id = forward_request_id
         self.budget_seconds = budget_seconds
         self.retries = retries
         self.breaker = breaker or CircuitBreaker(name)
@@ -114,6 +119,10 @@ class UpstreamClient:
             transport=transport,
             timeout=httpx.Timeout(budget_seconds),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers=headers,
+            # httpx keeps cookies by default: a cookie one call received would go out with every
+            # later call, whoever it is made for.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def aclose(self) -> None:
@@ -125,7 +134,7 @@ class UpstreamClient:
             raise UpstreamUnavailable(self.name, "circuit open")
         deadline = time.monotonic() + self.budget_seconds
         headers = dict(kwargs.pop("headers", None) or {})
-        request_id = current_request_id()
+        request_id = current_request_id() if self.forward_request_id else None
         if request_id:
             headers.setdefault("X-Request-ID", request_id)
         attempt = 0

@@ -65,6 +65,7 @@ class UnsplashClient:
             retries=1,
             breaker=CircuitBreaker(PROVIDER, failure_threshold=5, reset_seconds=60.0),
             transport=transport,
+            forward_request_id=False,
         )
         self._headers = {"Authorization": f"Client-ID {access_key}", "Accept-Version": "v1"}
         self._pause_seconds = pause_seconds
