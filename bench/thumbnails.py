@@ -19,9 +19,12 @@ Targets: roost >= 5x naive on 12 MP, and >= 0.90x draft + cascade (safety costs 
 Peak memory is read in this process after the 12 MP run (sources are made in a child process
 so they do not count) and, one method at a time, in fresh processes.
 
-The pipeline part (upload -> queue -> worker -> storage) plugs in at :func:`pipeline_section`.
+Then the full pipeline (upload -> storage -> queue -> N ``roost worker`` processes -> done) on
+throwaway embedded backends, against the imaging rate just measured: see
+:mod:`bench.thumbnails_pipeline`. Targets: >= 0.80x the imaging module per core, worker peak
+RSS < 200 MB on 12 MP, upload->ready p95 < 1 s at 5 uploads/s.
 
-    python -m bench.thumbnails [--quick] [--no-gate] [--rounds 7]
+    python -m bench.thumbnails [--quick] [--no-gate] [--rounds 7] [--workers N] [--no-pipeline]
 """
 
 from __future__ import annotations
@@ -108,9 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     missed: list[str] = []
 
-    missed += in_process_section(args)
+    sources = make_sources(in_child=not args.quick)
+    missed += in_process_section(args, sources)
 
-    pipeline = pipeline_section(args)
+    pipeline = pipeline_section(args, sources)
     if pipeline is not None:
         print("\npipeline")
         for name, value in pipeline.items():
@@ -135,27 +139,42 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-gate", action="store_true", help="exit 0 even if targets are missed")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per source")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--no-pipeline", action="store_true", help="in-process part only (no servers started)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = 1
     return args
 
 
-def pipeline_section(args: argparse.Namespace) -> dict[str, object] | None:
-    """Hook for the end-to-end part (``run_pipeline_bench``), not written yet.
+def pipeline_section(
+    args: argparse.Namespace, sources: dict[str, bytes]
+) -> dict[str, object] | None:
+    """The end-to-end part; ``None`` when skipped, else printable ``name: value`` pairs and a
+    ``"missed"`` list of targets, which fail the run like the in-process ones."""
+    if args.no_pipeline:
+        return None
+    from bench.thumbnails_pipeline import plan_for, run_pipeline_bench
 
-    Returns ``None`` to skip, or printable ``name: value`` pairs; an optional ``"missed"`` entry
-    lists the targets it missed, which fail the run like the in-process ones.
-    """
-    return None
+    plan = plan_for(quick=args.quick, workers=args.workers)
+    print(
+        f"\npipeline: {plan.workers} worker process(es), default settings, throwaway embedded "
+        "PostgreSQL and Redis, file storage; running…",
+        flush=True,
+    )
+    budget = 0.0 if args.quick else SECONDS_PER_ROUND
+    return run_pipeline_bench(sources, lambda data: _rates(roost, data, budget)[0], plan)
 
 
-def in_process_section(args: argparse.Namespace) -> list[str]:
+def in_process_section(args: argparse.Namespace, sources: dict[str, bytes]) -> list[str]:
     print(
         f"in process: sources/s for {'/'.join(map(str, SIDES))} px JPEG thumbnails, one core, "
         f"median of {args.rounds} round(s)"
     )
-    sources = make_sources(in_child=not args.quick)
     missed: list[str] = []
     print(f"{'source':<8} {'size':>8} {'method':<16} {'per cpu-s':>10} {'per wall-s':>11}")
     for source, data in sources.items():

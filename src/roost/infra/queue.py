@@ -37,6 +37,7 @@ from roost.core.settings import Settings
 log = structlog.get_logger("roost.queue")
 
 BrokerKind = str  # "redis" | "rabbitmq" | "sqs"
+SQS_MAX_DELAY_MS = 900_000
 
 
 @dataclass(frozen=True)
@@ -81,17 +82,20 @@ def create_broker(
     target = url or settings.broker_url
     if target is None:
         raise ValueError("ROOST_BROKER_URL is not set (roost up fills it in for embedded runs)")
+    kind = broker_kind(target)
+    max_backoff = max(settings.job_max_backoff_ms, settings.job_min_backoff_ms)
+    if kind == "sqs":  # SQS refuses delays over 15 minutes: a longer retry fails to enqueue
+        max_backoff = min(max_backoff, SQS_MAX_DELAY_MS)
     middleware: list[Middleware] = [
         TimeLimit(time_limit=int(settings.job_time_limit_seconds * 1000), interval=250),
         CurrentMessage(),
         Retries(
             max_retries=settings.job_max_retries,
-            min_backoff=settings.job_min_backoff_ms,
-            max_backoff=max(settings.job_max_backoff_ms, settings.job_min_backoff_ms),
+            min_backoff=min(settings.job_min_backoff_ms, max_backoff),
+            max_backoff=max_backoff,
         ),
         *extra_middleware,
     ]
-    kind = broker_kind(target)
     dead_message_ttl_ms = settings.dead_letter_ttl_days * 86_400_000
     if kind == "redis":
         import redis

@@ -400,6 +400,8 @@ async def _ingest_one(
 
 
 # --- worker use cases -------------------------------------------------------------------------
+# Their updates skip the ORM's session synchronisation: these sessions load no record, and it
+# cost about a quarter of each call's CPU in the worker.
 
 
 async def claim_job(sessions: Sessions, image_id: uuid.UUID) -> Job | None:
@@ -417,13 +419,16 @@ async def claim_job(sessions: Sessions, image_id: uuid.UUID) -> Job | None:
                     updated_at=func.now(),
                 )
                 .returning(ImageRecord.source_key, ImageRecord.sizes, ImageRecord.attempts)
+                .execution_options(synchronize_session=False)
             )
         ).one_or_none()
         if row is not None:
             return Job(image_id, row.source_key, tuple(row.sizes), row.attempts)
-        exists = await session.scalar(select(ImageRecord.id).where(ImageRecord.id == image_id))
-    if exists is None:
-        raise SourceNotCommitted(f"no record for image {image_id} (yet)")
+        # Each statement sees what was committed when it began: the upload's transaction can
+        # commit between the update above and this read. Only a final status means skip.
+        status = await session.scalar(select(ImageRecord.status).where(ImageRecord.id == image_id))
+    if status not in FINAL_STATUSES:
+        raise SourceNotCommitted(f"image {image_id} was not claimable yet (status {status})")
     return None
 
 
@@ -449,6 +454,7 @@ async def complete_job(sessions: Sessions, image_id: uuid.UUID, outcome: Outcome
                     updated_at=func.now(),
                 )
                 .returning(ImageRecord.created_at, ImageRecord.finished_at)
+                .execution_options(synchronize_session=False)
             )
         ).one_or_none()
     if row is None:
@@ -480,6 +486,7 @@ async def reject_job(
                 updated_at=func.now(),
             )
             .returning(ImageRecord.id)
+            .execution_options(synchronize_session=False)
         )
         return result.one_or_none() is not None
 

@@ -16,7 +16,7 @@ def test_bench_quick_run_completes_and_prints_every_method(
     monkeypatch.syspath_prepend(str(REPO_ROOT))
     bench = importlib.import_module("bench.thumbnails")
 
-    assert bench.main(["--quick", "--no-gate"]) == 0
+    assert bench.main(["--quick", "--no-gate", "--no-pipeline"]) == 0
 
     rows = capsys.readouterr().out.splitlines()
     for source in bench.SOURCES:

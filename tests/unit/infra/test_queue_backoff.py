@@ -1,0 +1,38 @@
+"""Retry backoff as each broker gets it (building a broker opens no connection)."""
+
+from __future__ import annotations
+
+import pytest
+from dramatiq.middleware import Retries
+
+from roost.core.settings import load_settings
+from roost.infra import queue
+
+
+def retries_of(url: str, **overrides: int) -> Retries:
+    broker = queue.create_broker(load_settings(broker_url=url, **overrides))
+    [retries] = [m for m in broker.middleware if isinstance(m, Retries)]
+    return retries
+
+
+def test_sqs_backoff_is_capped_at_the_longest_delay_sqs_accepts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("dramatiq_sqs")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    retries = retries_of(
+        "sqs://127.0.0.1:1?region=us-east-1",
+        job_min_backoff_ms=1_000_000,
+        job_max_backoff_ms=3_600_000,
+    )
+
+    assert retries.max_backoff == queue.SQS_MAX_DELAY_MS
+    assert retries.min_backoff == queue.SQS_MAX_DELAY_MS
+
+
+def test_other_brokers_keep_the_configured_backoff() -> None:
+    retries = retries_of("redis://127.0.0.1:1/0", job_max_backoff_ms=3_600_000)
+
+    assert (retries.min_backoff, retries.max_backoff) == (1_000, 3_600_000)
