@@ -65,7 +65,10 @@ data "aws_iam_policy_document" "app" {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
     ]
-    resources = [aws_sqs_queue.jobs.arn, aws_sqs_queue.dead_letters.arn]
+    resources = concat(
+      [for queue in aws_sqs_queue.jobs : queue.arn],
+      [for queue in aws_sqs_queue.dead_letters : queue.arn],
+    )
   }
 }
 

@@ -50,12 +50,12 @@ output "thumbnails_bucket" {
   value = aws_s3_bucket.thumbnails.bucket
 }
 
-output "jobs_queue_url" {
-  value = aws_sqs_queue.jobs.url
+output "jobs_queue_urls" {
+  value = { for name, queue in aws_sqs_queue.jobs : name => queue.url }
 }
 
-output "dead_letter_queue_url" {
-  value = aws_sqs_queue.dead_letters.url
+output "dead_letter_queue_urls" {
+  value = { for name, queue in aws_sqs_queue.dead_letters : name => queue.url }
 }
 
 output "account_id" {

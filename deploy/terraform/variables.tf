@@ -124,6 +124,12 @@ variable "redis_snapshot_retention_days" {
 
 # --- jobs
 
+variable "broker_namespace" {
+  description = "ROOST_BROKER_NAMESPACE: the prefix of the job queue names the broker looks up."
+  type        = string
+  default     = "roost"
+}
+
 variable "queue_visibility_timeout_seconds" {
   description = "Longer than the per-job time limit, so a slow job is not handed to a second worker."
   type        = number

@@ -447,3 +447,22 @@ def test_cd_gates_production_behind_staging_smoke_tests_and_approval() -> None:
     assert "roost smoke" in script
     assert "rollout undo" in script
     assert "roost-migrate" in script, "migrations run before the new pods"
+
+
+def test_terraform_job_queues_are_the_ones_the_sqs_broker_looks_up() -> None:
+    from roost.core.settings import Settings
+
+    defaults = Settings()
+    sqs = (TERRAFORM / "sqs.tf").read_text()
+    variables = (TERRAFORM / "variables.tf").read_text()
+    declared = re.search(r"job_queues\s*=\s*toset\(\[([^\]]*)\]\)", sqs)
+    assert declared is not None
+    names = set(re.findall(r'"([^"]+)"', declared.group(1)))
+    assert names == {defaults.thumbnails_queue, defaults.optimizer_queue}
+    namespace = re.search(
+        r'variable "broker_namespace" \{[^}]*default\s*=\s*"([^"]+)"', variables, re.S
+    )
+    assert namespace is not None
+    assert namespace.group(1) == defaults.broker_namespace
+    assert '"${var.broker_namespace}_${each.key}"' in sqs  # dramatiq-sqs: <namespace>_<queue>
+    assert '"${var.broker_namespace}_${each.key}_dlq"' in sqs
