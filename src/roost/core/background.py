@@ -16,16 +16,24 @@ async def periodically(
 
     ``step`` handles its own errors: an exception escaping it stops the loop.
     """
+    stopping = asyncio.Event()
 
     async def loop() -> None:
-        while True:
+        # Checked after every step, not only via cancel(): a client library that swallows the
+        # CancelledError of a call in flight (redis-py does, now and then) would otherwise
+        # keep this loop, and with it the shutdown of the whole process, going forever.
+        while not stopping.is_set():
             await step()
-            await asyncio.sleep(every_seconds)
+            if stopping.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every_seconds)
 
     task = asyncio.create_task(loop(), name=name)
     try:
         yield
     finally:
+        stopping.set()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
