@@ -120,7 +120,7 @@ router = APIRouter(prefix="/api/v1", tags=["optimizer"])
 async def list_models(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
 ) -> Response:
     async with unit_of_work(_deps(request).sessions) as session:
         summaries = await registry.list_models(session, limit=limit, after=after)

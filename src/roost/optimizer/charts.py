@@ -30,6 +30,10 @@ CURRENT, OPTIMAL, BACKGROUND = "#9ca3af", "#2563eb", "#ffffff"
 FONT_STACK = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
 MINUS = "\u2212"  # typographic minus: the same width as the plus sign
+ELLIPSIS = "\u2026"
+# Widest average glyph width, in ems, of the bold sans-serif faces we may be drawn in
+# (DejaVu Sans Bold is the widest): texts are cut to fit by this estimate.
+BOLD_EM_WIDTH = 0.68
 
 Anchor = Literal["start", "middle", "end"]
 
@@ -176,9 +180,9 @@ def canvas_size(chart: Chart) -> tuple[int, int]:
 
 
 def layout(chart: Chart) -> list[Shape]:
-    _, height = canvas_size(chart)
+    width, height = canvas_size(chart)
     shapes: list[Shape] = [
-        Text(MARGIN, 34, chart.title, 20, bold=True),
+        Text(MARGIN, 34, fit(chart.title, width - 2 * MARGIN, 20), 20, bold=True),
         Text(MARGIN, 58, chart.subtitle, 13, MUTED),
     ]
     shapes += _legend(MARGIN, 80)
@@ -217,7 +221,9 @@ def _panel(panel: CurvePanel, left: float, top: float) -> list[Shape]:
         y = plot_bottom - (plot_bottom - plot_top) * (response / y_top if y_top else 0.0)
         return x, y
 
-    title = panel.name + (" (locked)" if panel.locked else "")
+    suffix = " (locked)" if panel.locked else ""
+    room = PANEL_WIDTH - 16 - len(suffix) * BOLD_EM_WIDTH * 14
+    title = fit(panel.name, room, 14) + suffix
     shapes: list[Shape] = [Text(left + 8, top + 20, title, 14, bold=True)]
     change = panel.optimal[0] - panel.current[0]
     summary = (
@@ -260,9 +266,20 @@ def nice_ticks(maximum: float, count: int = 5) -> list[float]:
     return [i * step for i in range(steps + 1)]
 
 
+def fit(text: str, width: float, size: float) -> str:
+    """``text`` cut with an ellipsis so that, in bold at ``size`` px, it spans at most ``width``
+    px (channel names can be 64 characters, which would run into the next panel)."""
+    limit = max(int(width / (BOLD_EM_WIDTH * size)), 1)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
 def compact(value: float) -> str:
-    """1234 → 1.2k, 2500000 → 2.5M: axis labels that fit."""
+    """1234 → 1.2k, 2500000 → 2.5M: axis labels that fit (scientific beyond trillions)."""
+    # Round first, so that 999,999 reads 1M rather than 1e+03k.
+    value = float(f"{value:.3g}")
     magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.3g}"
     for divisor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if magnitude >= divisor:
             return f"{value / divisor:.3g}{suffix}"
@@ -390,7 +407,7 @@ def _load_font(size: float, bold: bool) -> tuple[_Font, bool | None]:
 
 
 def _ascii(text: str) -> str:
-    return text.replace("→", "->").replace(MINUS, "-").replace("·", "|")
+    return text.replace("→", "->").replace(MINUS, "-").replace("·", "|").replace(ELLIPSIS, "...")
 
 
 def _dashes(

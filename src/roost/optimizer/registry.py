@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from roost.optimizer.models import ResponseModelRow
 
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 CHANNEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
 
 class ModelNotFound(OptimizerError):
@@ -241,6 +243,7 @@ async def list_models(
 
 
 async def model_versions(session: AsyncSession, name: str) -> list[ModelVersion]:
+    _check_name(name)
     rows = (
         await session.scalars(
             select(ResponseModelRow)
@@ -256,6 +259,7 @@ async def model_versions(session: AsyncSession, name: str) -> list[ModelVersion]
 async def resolve_model(session: AsyncSession, name: str, version: int | None) -> ModelVersion:
     """That exact version (even archived: old results stay reproducible), else the latest
     active one."""
+    _check_name(name)
     query = select(ResponseModelRow).where(ResponseModelRow.name == name)
     if version is not None:
         row = await session.scalar(query.where(ResponseModelRow.version == version))
@@ -276,6 +280,7 @@ async def resolve_model(session: AsyncSession, name: str, version: int | None) -
 
 
 async def set_status(session: AsyncSession, name: str, version: int, status: str) -> ModelVersion:
+    _check_name(name)
     row = await session.scalar(
         select(ResponseModelRow)
         .where(ResponseModelRow.name == name, ResponseModelRow.version == version)
@@ -287,3 +292,10 @@ async def set_status(session: AsyncSession, name: str, version: int, status: str
     row.status = status
     await session.flush()
     return _version_of(row)
+
+
+def _check_name(name: str) -> None:
+    # A name no model can have is simply not found; asking Postgres would fail on some of
+    # them (a NUL byte is not valid text there) instead of answering 404.
+    if not _MODEL_NAME.fullmatch(name):
+        raise ModelNotFound(f"no model named {name!r}")

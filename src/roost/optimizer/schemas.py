@@ -21,6 +21,8 @@ Fraction = Annotated[float, Field(strict=True, ge=0, le=1e6, allow_inf_nan=False
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN)]
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 RegisteredChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_NAME_PATTERN)]
+# Postgres text cannot hold a NUL byte.
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Objective = Literal["max_response", "target_roi"]
 
@@ -124,7 +126,7 @@ class ChannelIn(_Closed):
 
 class ModelIn(_Closed):
     name: ModelName
-    description: str = Field("", max_length=2000)
+    description: Text = ""
     channels: list[ChannelIn] = Field(min_length=1, max_length=MAX_CHANNELS)
 
 

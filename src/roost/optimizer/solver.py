@@ -25,6 +25,10 @@ stuck where its marginal is tiny. We use branch and bound on concave envelopes:
   chord shrinks quadratically with the box width). Nodes are explored best-bound first.
 * identical channels (same curve, same bounds) are kept in index order, which removes the
   permutations of which of them to buy.
+* before searching, an activation heuristic tries buying the m most attractive S-curves (by
+  their tangent slope) on their concave branch and none of the others, for m around the count
+  the root buys: each choice is concave and solved exactly, so the search starts from a good
+  allocation, which is what matters when the node limit stops it.
 
 The search stops when the best upper bound is within ``rel_tol`` of the best allocation found,
 so ``status == "optimal"`` is a certificate: no allocation beats ``objective`` by more than
@@ -507,12 +511,12 @@ class _Problem:
     def solve(self, budget: float, rel_tol: float, max_nodes: int) -> _SearchResult:
         root = self._root()
         self._relax(root, budget)
-        best = root
+        best, extra = self._activation_heuristic(root, budget, rel_tol)
         # Every node is either still queued or was closed with its bound at most this much.
         closed_bound = -math.inf
         order = itertools.count()
         queue: list[tuple[float, int, _Node]] = [(-root.bound, next(order), root)]
-        nodes = 1
+        nodes = 1 + extra
         status = STATUS_OPTIMAL
         while queue:
             node = queue[0][2]
@@ -542,6 +546,41 @@ class _Problem:
             upper_bound=max(best.value, open_bound, closed_bound),
             status=status,
         )
+
+    def _activation_heuristic(
+        self, root: _Node, budget: float, rel_tol: float
+    ) -> tuple[_Node, int]:
+        """The best of the root and of a few on/off choices of its S-curves: (best, nodes).
+
+        At an optimum, S-curves are bought on their concave branch or not at all (but for one
+        at most). Ranking them by the slope of their tangent from the lower bound (the best
+        average return they offer), buying the top ``m`` on their concave branch and none of
+        the others leaves a concave problem, solved exactly. Trying ``m`` around the number the
+        root buys gives branch and bound a good allocation from the start, where best-bound
+        order alone can meet one late among many near-identical S-curves.
+        """
+        if root.allocation is None or root.bound - root.value <= rel_tol * abs(root.value):
+            return root, 0
+        thresholds = np.where(root.pinned, np.inf, root.threshold)
+        choosable = np.flatnonzero(np.isfinite(thresholds))
+        if choosable.size == 0:
+            return root, 0
+        ranked = choosable[np.argsort(-thresholds[choosable], kind="stable")]
+        bought = int((root.allocation[ranked] > root.low[ranked]).sum())
+        best, nodes = root, 0
+        for count in range(max(bought - 2, 0), min(bought + 2, ranked.size) + 1):
+            boxes = {int(i): (float(root.start[i]), float(root.high[i])) for i in ranked[:count]}
+            boxes |= {int(i): (float(root.low[i]), float(root.low[i])) for i in ranked[count:]}
+            candidate = root.child(boxes, self.curves)
+            if candidate is None:
+                continue
+            if float(candidate.low.sum()) > budget or float(candidate.high.sum()) < budget:
+                continue
+            self._relax(candidate, budget, hint=root.multiplier)
+            nodes += 1
+            if candidate.value > best.value:
+                best = candidate
+        return best, nodes
 
     def _root(self) -> _Node:
         low, high, inflection = self.low, self.high, self.inflection

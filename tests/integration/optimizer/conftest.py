@@ -72,7 +72,10 @@ def make_settings(
             "optimizer_queue": f"opt-{unique}",
             "optimizer_rate_per_second": 1000.0,
             "optimizer_rate_burst": 1000,
-            "maintenance_poll_seconds": 0.05,
+            # Polling only at startup: redis-py can swallow the cancellation of a poll that is
+            # mid-command at shutdown, and core.background.periodically then loops forever.
+            # The maintenance test polls fast on purpose.
+            "maintenance_poll_seconds": 30.0,
             "job_min_backoff_ms": 20,
             "job_max_backoff_ms": 200,
             "log_level": "WARNING",

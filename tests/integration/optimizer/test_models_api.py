@@ -278,3 +278,43 @@ async def test_model_listing_pages_by_name(optimizer_client, admin_headers, uniq
         )
     assert [item["name"] for item in first.json()["items"]] == names[:2]
     assert [item["name"] for item in second.json()["items"]][:1] == names[2:]
+
+
+async def test_names_postgres_cannot_store_are_refused_not_500(
+    optimizer_client, admin_headers
+) -> None:
+    channel = {"name": "a", "curve": {"type": "power", "params": {"a": 1, "b": 0.5}}}
+    async with optimizer_client() as client:
+        lookups = [
+            await client.get("/api/v1/models/a%00b"),
+            await client.get("/api/v1/models/a%00b/versions/1"),
+            await client.post("/api/v1/models/a%00b/predict", json={"budget": {"a": 1}}),
+            await client.patch(
+                "/api/v1/models/a%00b/versions/1",
+                json={"status": "archived"},
+                headers=admin_headers,
+            ),
+        ]
+        page = await client.get("/api/v1/models", params={"after": "a\x00"})
+        description = await client.post(
+            "/api/v1/models",
+            json={"name": "nul-description", "description": "a\x00b", "channels": [channel]},
+            headers=admin_headers,
+        )
+        unicode_description = await client.post(
+            "/api/v1/models",
+            json={
+                "name": "unicode-description",
+                "description": "données 📈",
+                "channels": [channel],
+            },
+            headers=admin_headers,
+        )
+    assert [response.status_code for response in lookups] == [404] * 4
+    assert {response.json()["error"]["code"] for response in lookups} == {"model_not_found"}
+    assert page.status_code == 422
+    assert page.json()["error"]["details"][0]["field"] == "query.after"
+    assert description.status_code == 422
+    assert description.json()["error"]["details"][0]["field"] == "body.description"
+    assert unicode_description.status_code == 201
+    assert unicode_description.json()["description"] == "données 📈"

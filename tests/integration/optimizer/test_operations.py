@@ -57,6 +57,78 @@ async def test_required_auth_needs_the_optimize_scope(optimizer_client, token_fo
     assert result_anonymous.status_code == 401
 
 
+OPTIMIZE_KEY = "planner-key-0123456789abcdef"
+READ_ONLY_KEY = "reporter-key-0123456789abcdef"
+
+
+async def test_api_keys_and_rs256_tokens_carry_their_scopes(optimizer_client, token_for) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from roost.core.auth import issue_token
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    keys = f"planner:{OPTIMIZE_KEY}:optimize,reporter:{READ_ONLY_KEY}:kv:read"
+    async with optimizer_client(
+        optimizer_require_auth=True,
+        api_keys=keys,
+        jwt_algorithm="RS256",
+        jwt_public_key=public_pem,
+    ) as client:
+        settings = client.app.state.settings
+        rs256_token = issue_token(settings, "rs", ["optimize"], private_key=private_pem)
+        rs256 = {"Authorization": f"Bearer {rs256_token}"}
+        hs256 = token_for("optimize")
+        by_key = await client.post(
+            "/api/v1/optimize", json=CLASSIC_BODY, headers={"X-API-Key": OPTIMIZE_KEY}
+        )
+        read_only = await client.post(
+            "/api/v1/optimize", json=CLASSIC_BODY, headers={"X-API-Key": READ_ONLY_KEY}
+        )
+        wrong_key = await client.get("/api/v1/models", headers={"X-API-Key": "x" * 30})
+        by_rs256 = await client.post("/api/v1/optimize", json=CLASSIC_BODY, headers=rs256)
+        by_hs256 = await client.post("/api/v1/optimize", json=CLASSIC_BODY, headers=hs256)
+        register = await client.post(
+            "/api/v1/models",
+            json={
+                "name": "by-key",
+                "channels": [
+                    {"name": "a", "curve": {"type": "power", "params": {"a": 1, "b": 0.5}}}
+                ],
+            },
+            headers={"X-API-Key": OPTIMIZE_KEY},
+        )
+    assert by_key.status_code == 200
+    assert read_only.status_code == 403
+    assert wrong_key.status_code == 401
+    assert by_rs256.status_code == 200
+    assert by_hs256.status_code == 401  # the RS256 verifier accepts no shared-secret token
+    assert register.status_code == 403  # registering needs admin, not optimize
+    for refused in (read_only, wrong_key, by_hs256, register):
+        assert refused.json()["error"]["request_id"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_debug_endpoints_exist_only_when_debug_is_on(optimizer_client, debug: bool) -> None:
+    async with optimizer_client(debug=debug) as client:
+        config = await client.get("/debug/config")
+    assert config.status_code == (200 if debug else 404)
+    if debug:
+        assert config.json()["settings"]["optimizer_rate_burst"] == 1000
+    else:
+        assert config.json()["error"]["code"] == "not_found"
+
+
 async def test_production_requires_auth_unless_told_otherwise(make_settings) -> None:
     from roost.optimizer.service import OptimizerConfig
 
@@ -119,7 +191,7 @@ async def test_maintenance_mode_answers_503_but_keeps_health(
 ) -> None:
     redis = Redis.from_url(optimizer_redis_url)
     try:
-        async with optimizer_client() as client:
+        async with optimizer_client(maintenance_poll_seconds=0.05) as client:
             await redis.set(MAINTENANCE_KEY, b"1")
             await asyncio.sleep(0.2)
             refused = await client.post("/api/v1/optimize", json=CLASSIC_BODY)
