@@ -24,7 +24,7 @@ from typing import Any
 import dramatiq
 import orjson
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -224,18 +224,22 @@ async def list_images(
     statement = select(ImageRecord)
     if status is not None:
         statement = statement.where(ImageRecord.status == status)
-    if cursor is not None:
-        after_time, after_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(
-                ImageRecord.created_at < after_time,
-                and_(ImageRecord.created_at == after_time, ImageRecord.id < after_id),
-            )
-        )
-    statement = statement.order_by(ImageRecord.created_at.desc(), ImageRecord.id.desc())
+    statement = _newest_first(statement, ImageRecord.created_at, ImageRecord.id, cursor)
     async with unit_of_work(sessions) as session:
         rows = list((await session.scalars(statement.limit(limit + 1))).all())
     return _page(rows, limit, lambda r: (r.created_at, r.id))
+
+
+def _newest_first(
+    statement: Select[Any], time_column: Any, id_column: Any, cursor: str | None
+) -> Select[Any]:
+    """Keyset order (time, id) descending, resuming after ``cursor``'s row."""
+    if cursor is not None:
+        after_time, after_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(time_column < after_time, and_(time_column == after_time, id_column < after_id))
+        )
+    return statement.order_by(time_column.desc(), id_column.desc())
 
 
 def thumbnail_entry(record: ImageRecord, size: str) -> dict[str, Any]:
@@ -268,15 +272,7 @@ async def list_dead_letters(
         statement = statement.where(DeadLetterRecord.redriven_at.is_(None))
     elif state == "redriven":
         statement = statement.where(DeadLetterRecord.redriven_at.is_not(None))
-    if cursor is not None:
-        after_time, after_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(
-                DeadLetterRecord.dead_at < after_time,
-                and_(DeadLetterRecord.dead_at == after_time, DeadLetterRecord.id < after_id),
-            )
-        )
-    statement = statement.order_by(DeadLetterRecord.dead_at.desc(), DeadLetterRecord.id.desc())
+    statement = _newest_first(statement, DeadLetterRecord.dead_at, DeadLetterRecord.id, cursor)
     async with unit_of_work(sessions) as session:
         rows = list((await session.scalars(statement.limit(limit + 1))).all())
     return _page(rows, limit, lambda r: (r.dead_at, r.id))
