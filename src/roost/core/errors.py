@@ -44,6 +44,17 @@ _STATUS_CODES: dict[int, str] = {
 }
 
 
+class DomainError(Exception):
+    """Base of each domain's errors: a stable, machine-readable ``code`` and a message fit for
+    clients. Domains raise these without knowing HTTP; their ``api.py`` picks the status."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ApiError(Exception):
     """An error with an HTTP status, a stable machine-readable code and a human message."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from roost.core.errors import DomainError
 
-class KVError(Exception):
+
+class KVError(DomainError):
     code = "kv_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidKey(KVError):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from roost.core.errors import DomainError
 
-class OptimizerError(Exception):
+
+class OptimizerError(DomainError):
     """Base of every optimizer error; ``code`` is stable and machine-readable."""
 
     code = "optimizer_error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         if code is not None:
             self.code = code
 

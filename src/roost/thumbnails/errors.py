@@ -6,13 +6,11 @@ HTTP error: the upload was accepted, the image is recorded as ``rejected`` with 
 
 from __future__ import annotations
 
+from roost.core.errors import DomainError
 
-class ThumbnailsError(Exception):
+
+class ThumbnailsError(DomainError):
     code = "thumbnails_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidUpload(ThumbnailsError):
