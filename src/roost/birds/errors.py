@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from roost.core.errors import DomainError
 
-class BirdsError(Exception):
+
+class BirdsError(DomainError):
     """Base of every catalog error; ``code`` is stable and machine-readable."""
 
     code = "birds_error"
     status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class BirdNotFound(BirdsError):
