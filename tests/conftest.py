@@ -7,9 +7,10 @@ because a green run that tested nothing is worse than a red one.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,50 @@ def postgres_url() -> str:
 def rabbitmq_url() -> str:
     require_service("RabbitMQ", "127.0.0.1", 5672)
     return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def fresh_database_url(postgres_url: str) -> Iterator[Callable[[str], str]]:
+    """``fresh_database_url(prefix)``: the URL of a new, empty Postgres database.
+
+    Every database it made is dropped (``WITH (FORCE)``) at the end of the session, so a suite
+    can migrate and seed its own without meeting another suite's rows.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_url)
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    created: list[str] = []
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    def execute(sql: str) -> None:
+        # A thread of its own: a caller may already run an event loop (Playwright's sync API).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, run(sql)).result()
+
+    def create(prefix: str = "roost_test") -> str:
+        # Spliced into SQL below: lowercase letters, digits and underscores only.
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,40}", prefix), prefix
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    for name in created:
+        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -121,12 +166,15 @@ class ControllableUpstream:
         self.calls = 0
         self.request_ids: list[str | None] = []
         self.bodies: list[bytes] = []
+        self.targets: list[str] = []  # path and query of each request
 
         async def handler(request: Request) -> JSONResponse:
             import asyncio
 
             self.calls += 1
             self.request_ids.append(request.headers.get("x-request-id"))
+            query = request.url.query
+            self.targets.append(request.url.path + (f"?{query}" if query else ""))
             self.bodies.append(await request.body())
             if self.delay:
                 await asyncio.sleep(self.delay)

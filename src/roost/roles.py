@@ -340,6 +340,7 @@ def build_bird_images(settings: Settings) -> FastAPI:
     from roost.birds.images.media import BundledPhotos
     from roost.birds.images.service import ImageCache, ImageSources
     from roost.birds.images.unsplash import UnsplashClient
+    from roost.birds.images.uploads import UploadedPhotos
     from roost.infra.storage import child_url, open_store
 
     bundled = BundledPhotos.load()  # read before serving: a broken package fails at start
@@ -367,7 +368,13 @@ def build_bird_images(settings: Settings) -> FastAPI:
                 pause_seconds=settings.unsplash_pause_seconds,
             )
             stack.push_async_callback(provider.aclose)
-        app.state.bird_images = ImageSources(bundled, store, provider, cache)
+        # Admin-uploaded photos, asked of the thumbnails role by the id the birds API sends.
+        uploads = UploadedPhotos(
+            settings.thumbnails_url or peer_url("thumbnails"),
+            budget_seconds=settings.bird_photo_budget_ms / 1000,
+        )
+        stack.push_async_callback(uploads.aclose)
+        app.state.bird_images = ImageSources(bundled, store, provider, cache, uploads)
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 
     return create_app(role="bird-images", settings=settings, routers=[api.router], setup=setup)

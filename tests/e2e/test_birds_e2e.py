@@ -1,127 +1,58 @@
 """The three bird roles as real processes on real Postgres and Redis: page -> frontend proxy ->
-birds API -> bird image service. Then the image service is killed: the birds keep coming, with
+birds API -> bird image service. An admin's photo goes through the real thumbnails role and
+worker and reaches the page. Then the image service is killed: the birds keep coming, with
 placeholders and ``image_status: unavailable``, and get their pictures back once it returns.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
+import io
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
-
-from roost.infra.embedded import free_port, wait_for_port
+from PIL import Image, ImageDraw
+from tests.e2e.processes import (
+    BIRD_ROLES,
+    Role,
+    birds_environment,
+    migrate,
+    start_roles,
+    stop_roles,
+)
 
 pytestmark = pytest.mark.e2e
 
-ROOST = [sys.executable, "-m", "roost"]
-
-
-@dataclass
-class Role:
-    name: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*ROOST, "serve", self.name, "--port", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-            )
-        wait_for_port("127.0.0.1", self.port, 30)
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{self.url}/readyz", timeout=2).status_code != 200:
-            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-@pytest.fixture(scope="module")
-def birds_database(postgres_url: str) -> Iterator[str]:
-    import asyncpg
-
-    name = f"roost_birds_e2e_{uuid.uuid4().hex[:8]}"
-    server = make_url(postgres_url)
-    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def roles(
-    birds_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    fresh_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Role]]:
     tmp = tmp_path_factory.mktemp("birds-e2e")
-    ports = {name: free_port() for name in ("bird-images", "birds", "frontend")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
-        ROOST_DATABASE_URL=birds_database,
-        ROOST_REDIS_URL=redis_url,
-        ROOST_STORAGE_URL=(tmp / "objects").as_uri(),
-        ROOST_DATA_DIR=str(tmp),
-        ROOST_BIRD_IMAGES_URL=f"http://127.0.0.1:{ports['bird-images']}",
-        ROOST_BIRDS_API_URL=f"http://127.0.0.1:{ports['birds']}",
+    env, ports = birds_environment(
+        fresh_database_url("roost_birds_e2e"),
+        redis_url,
+        tmp,
+        roles=(*BIRD_ROLES, "thumbnails", "worker"),
         # Recovery within the test: the birds API tries the image service again after 1 s.
         ROOST_BIRD_IMAGE_BREAKER_RESET_SECONDS="1",
-        ROOST_ACCESS_LOG="false",
+        ROOST_API_KEYS=f"e2e:{ADMIN_KEY}:admin",
+        ROOST_BROKER_URL=redis_url,
+        ROOST_BROKER_NAMESPACE=f"e2e{uuid.uuid4().hex[:10]}",
     )
-    migrated = subprocess.run(
-        [*ROOST, "migrate"], env=env, capture_output=True, timeout=120, check=False
-    )
-    assert migrated.returncode == 0, migrated.stderr.decode()[-3000:]
-    running = {name: Role(name, port, env, tmp / f"{name}.log") for name, port in ports.items()}
+    migrate(env)
+    running = start_roles(env, ports, tmp)
     try:
-        for role in running.values():  # in order: each one's readiness checks the previous
-            role.start()
         yield running
     finally:
-        for role in reversed(running.values()):
-            role.stop()
+        stop_roles(running)
 
 
 def random_bird(client: httpx.Client, frontend: str) -> dict[str, Any]:
@@ -149,6 +80,53 @@ def test_page_reaches_a_bird_and_its_picture_through_the_chain(roles: dict[str, 
     assert picture.status_code == 200
     assert picture.headers["content-type"] == "image/jpeg"
     assert picture.content.startswith(b"\xff\xd8\xff")
+
+
+def photo_jpeg() -> bytes:
+    """A 1200 x 800 photo, as an admin's camera would send (larger than the 600 preset)."""
+    image = Image.new("RGB", (1200, 800), "#3a6ea5")
+    ImageDraw.Draw(image).ellipse((400, 200, 800, 600), fill="#f2c14e")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_uploaded_photo_reaches_the_page_once_thumbnailed(roles: dict[str, Role]) -> None:
+    api, frontend = roles["birds"].url, roles["frontend"].url
+    with httpx.Client(timeout=10) as client:
+        kea = client.get(f"{frontend}/api/v1/birds/kea").json()
+        upload = client.post(
+            f"{api}/api/v1/birds/{kea['id']}/photo",
+            files={"file": ("kea.jpg", photo_jpeg(), "image/jpeg")},
+            headers={"X-API-Key": ADMIN_KEY},
+        )
+        assert upload.status_code == 200, upload.text
+        photo_id = upload.json()["photo_id"]
+        expected = f"/media/photos/{photo_id}/600"
+        # Until the worker is done the bird keeps its illustration (an answer not cached).
+        deadline = time.monotonic() + 20
+        bird = client.get(f"{frontend}/api/v1/birds/kea").json()
+        while bird["image"]["url"] != expected:
+            assert bird["image"]["url"].startswith("/media/kea.jpg?v="), bird["image"]
+            assert time.monotonic() < deadline, roles["worker"].log_tail()
+            time.sleep(0.2)
+            bird = client.get(f"{frontend}/api/v1/birds/kea").json()
+        picture = client.get(frontend + expected)
+        revalidated = client.get(
+            frontend + expected, headers={"If-None-Match": picture.headers["etag"]}
+        )
+        classic = client.get(f"{api}/api/v1/birds/{kea['id']}").json()
+
+    assert bird["image_status"] == "ok"
+    assert bird["image"]["source"] == "stored"
+    assert bird["photo_id"] == photo_id
+    assert classic["image"]["url"] == expected
+    assert picture.status_code == 200
+    assert picture.headers["content-type"] in ("image/jpeg", "image/webp")
+    assert picture.headers["cache-control"] == "public, max-age=31536000, immutable"
+    with Image.open(io.BytesIO(picture.content)) as shown:
+        assert shown.size == (600, 400)  # the pipeline's 600 preset of our 1200 x 800 photo
+    assert revalidated.status_code == 304
 
 
 def test_birds_keep_coming_while_the_image_service_is_down_and_recover(

@@ -79,7 +79,7 @@ def _deps(request: Request) -> service.BirdsDeps:
 
 
 async def _one(request: Request, row: BirdRow, status_code: int = 200) -> Response:
-    image = await _deps(request).images.image_for(row.slug)
+    image = await _deps(request).images.image_for(row.slug, row.image_ref)
     return _json(bird_json(row, image), status_code)
 
 
@@ -91,7 +91,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 async def classic_random_bird(request: Request) -> Response:
     deps = _deps(request)
     row = await service.random_bird(deps.sessions)
-    image = await deps.images.image_for(row.slug)
+    image = await deps.images.image_for(row.slug, row.image_ref)
     # The original API's clients expect absolute URLs: our placeholder lives here, a path from
     # the image service lives there.
     base = str(request.base_url) if not image.available else deps.images.base_url
@@ -104,7 +104,7 @@ async def classic_random_bird(request: Request) -> Response:
 async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Response:
     deps = _deps(request)
     row = await service.random_bird(deps.sessions, exclude)
-    image = await deps.images.image_for(row.slug)
+    image = await deps.images.image_for(row.slug, row.image_ref)
     return _json(bird_json(row, image), headers=_NO_STORE)
 
 

@@ -67,8 +67,10 @@ class ImageLookup:
         await self._client.aclose()
         await self._ping_client.aclose()
 
-    async def image_for(self, slug: str) -> BirdImage:
-        image = await self._ask(slug)
+    async def image_for(self, slug: str, photo_id: str | None = None) -> BirdImage:
+        """``slug``'s picture; ``photo_id`` is the bird's uploaded photo in the thumbnails
+        pipeline, which the image service shows once it is done."""
+        image = await self._ask(slug, photo_id)
         BIRD_IMAGE_LOOKUPS.labels(image.source if image.available else UNAVAILABLE).inc()
         return image
 
@@ -77,9 +79,12 @@ class ImageLookup:
         response = await self._ping_client.get("/healthz")
         response.raise_for_status()
 
-    async def _ask(self, slug: str) -> BirdImage:
+    async def _ask(self, slug: str, photo_id: str | None) -> BirdImage:
+        params = {"photo_id": photo_id} if photo_id else None
         try:
-            response = await self._client.get(f"/api/v1/images/{quote(slug, safe='')}")
+            response = await self._client.get(
+                f"/api/v1/images/{quote(slug, safe='')}", params=params
+            )
         except UpstreamUnavailable as error:
             log.info("bird_image_unavailable", bird=slug, reason=error.reason)
             return placeholder_image(slug)

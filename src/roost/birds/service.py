@@ -166,7 +166,7 @@ async def attach_photo(
 
 async def with_images(images: ImageLookup, rows: Sequence[BirdRow]) -> list[BirdImage]:
     """Each bird's image, looked up concurrently (a page costs one budget, not one per bird)."""
-    return list(await asyncio.gather(*(images.image_for(row.slug) for row in rows)))
+    return list(await asyncio.gather(*(images.image_for(row.slug, row.image_ref) for row in rows)))
 
 
 async def seed_catalog(sessions: Sessions, seeds: Iterable[BirdSeed]) -> int:

@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     bird_image_breaker_reset_seconds: float = Field(30.0, gt=0, le=3600)
     bird_photo_upload_timeout_seconds: float = Field(30.0, gt=0, le=600)
     bird_image_cache_seconds: int = Field(3_600, ge=1, le=7 * 86_400)
+    # Bird image service -> thumbnails API: is a bird's uploaded photo done? Inside the birds
+    # API's bird_image_budget_ms, so well under it.
+    bird_photo_budget_ms: int = Field(150, ge=10, le=10_000)
     # External photos (Unsplash search) only when a key is set; never needed for `roost up`.
     unsplash_access_key: SecretStr | None = None
     unsplash_api_url: str = "https://api.unsplash.com"

@@ -1,7 +1,7 @@
 """The birds page in a real browser (Debian Chromium), under the production CSP.
 
-Only ``frontend_url`` and ``set_api_down`` describe the system under test; how it is served is
-the conftest's business, so the same tests run against the real roles later.
+Only ``frontend_url`` and ``set_api_down`` describe the system under test; the conftest serves
+them with the real roles (frontend, birds API, bird image service) as processes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from roost.birds.catalog_data import BIRD_SEEDS
 
@@ -28,6 +28,14 @@ _BIRD_ON_SCREEN = """(previous) => {
     return document.getElementById('stage').dataset.state === 'ready'
         && name !== '' && name !== previous
         && image !== null && image.complete && image.naturalWidth > 0;
+}"""
+
+
+# The press settled: either another bird is shown or the error state is.
+_NEXT_BIRD_OR_ERROR = """(previous) => {
+    const state = document.getElementById('stage').dataset.state;
+    const name = document.querySelector('[data-testid="bird-name"]')?.textContent ?? '';
+    return state === 'error' || (state === 'ready' && name !== previous);
 }"""
 
 
@@ -199,12 +207,22 @@ def test_api_down_shows_an_error_then_retry_recovers(
 ) -> None:
     set_api_down(True)
     page, problems = open_page(390, 844, is_mobile=True, has_touch=True)
+    refusals: list[Response] = []
+    page.on(
+        "response",
+        lambda response: (
+            refusals.append(response)
+            if "/api/v1/birds/" in response.url and response.status == 503
+            else None
+        ),
+    )
     page.goto(frontend_url)
 
     error = page.get_by_test_id("error-state")
     expect(error).to_be_visible()
     expect(error).to_contain_text("unavailable")
-    expect(page.get_by_test_id("error-reference")).to_contain_text("test-request-id")
+    request_id = refusals[-1].json()["error"]["request_id"]
+    expect(page.get_by_test_id("error-reference")).to_contain_text(request_id)
     expect(page.get_by_test_id("loading-state")).to_be_hidden()
     expect(page.get_by_test_id("next-button")).to_be_hidden()
     save_screenshot(page, "birds-page-error-390x844")
@@ -236,10 +254,7 @@ def test_api_failing_after_a_bird_shows_an_error_and_retry_brings_a_new_bird(
     # The preloaded bird may still arrive first; the press after it must reach the API.
     for _ in range(3):
         page.get_by_test_id("next-button").click()
-        page.wait_for_function(
-            "() => ['ready', 'error'].includes(document.getElementById('stage').dataset.state)"
-            " && !document.querySelector('[data-testid=\"next-button\"][aria-busy]')"
-        )
+        page.wait_for_function(_NEXT_BIRD_OR_ERROR, arg=name)
         if error.is_visible():
             break
         name = page.get_by_test_id("bird-name").inner_text()

@@ -1,23 +1,20 @@
 """Fixtures for the bird API against the machine's real Postgres.
 
 The session gets a fresh database migrated with the birds Alembic branch and seeded with the
-catalog; tests that need an empty or private catalog ask ``fresh_birds_database``. The bird
+catalog; tests that need an empty or private catalog call ``new_birds_database()``. The bird
 image service and the thumbnails role are real HTTP servers on loopback (``upstream`` from
 ``tests/conftest.py``) or a port nobody listens on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from birds_helpers import ADMIN_KEY, READER_KEY
-from sqlalchemy.engine import make_url
 
 from roost.core.auth import issue_token
 from roost.core.settings import Settings, load_settings
@@ -30,45 +27,17 @@ IMAGE_ANSWER = {
 }
 
 
-def _admin_url(postgres_url: str) -> str:
-    server = make_url(postgres_url)
-    return server.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-
-
-def _execute(admin_url: str, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture(scope="session")
-def new_birds_database(postgres_url: str) -> Iterator[Callable[[], str]]:
+def new_birds_database(fresh_database_url: Callable[[str], str]) -> Callable[[], str]:
     """``new_birds_database()``: a migrated, empty database dropped at the end of the session."""
     from roost.infra import migrate
 
-    admin = _admin_url(postgres_url)
-    created: list[str] = []
-
     def create() -> str:
-        name = f"roost_birds_{uuid.uuid4().hex[:8]}"
-        _execute(admin, f'CREATE DATABASE "{name}"')
-        created.append(name)
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        url = fresh_database_url("roost_birds")
         migrate.upgrade(url, "birds@head")
         return url
 
-    yield create
-    for name in created:
-        _execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return create
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,12 @@ and rate-limit counters of these tests never meet another suite's.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from roost.core.auth import issue_token
 from roost.core.settings import Settings, load_settings
@@ -24,31 +21,14 @@ OPTIMIZER_REDIS_DB = 13
 
 
 @pytest.fixture(scope="session")
-def optimizer_database(postgres_url: str) -> Iterator[str]:
-    import asyncpg
-
+def optimizer_database(fresh_database_url: Callable[[str], str]) -> str:
     from roost.infra import migrate
     from roost.optimizer.demo import seed_demo_model
 
-    name = f"roost_optimizer_{uuid.uuid4().hex[:8]}"
-    server = make_url(postgres_url)
-    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
+    url = fresh_database_url("roost_optimizer")
     migrate.upgrade(url, "optimizer@head")
     seed_demo_model(url)
-    yield url
-    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -6,44 +6,24 @@ so image records never leak between runs; storage is a temporary folder per test
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from roost.core.auth import issue_token
 from roost.core.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session")
-def thumbnails_database(postgres_url: str) -> Iterator[str]:
-    import asyncpg
-
+def thumbnails_database(fresh_database_url: Callable[[str], str]) -> str:
     from roost.infra import migrate
 
-    name = f"roost_thumbs_{uuid.uuid4().hex[:8]}"
-    server = make_url(postgres_url)
-    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
+    url = fresh_database_url("roost_thumbs")
     migrate.upgrade(url)
-    yield url
-    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return url
 
 
 @pytest.fixture
@@ -64,6 +44,10 @@ def make_settings(
             "job_max_backoff_ms": 200,
             "worker_housekeeping_seconds": 0.2,
             "worker_threads": 2,
+            # The in-process worker measures pytest's own memory, which passes the production
+            # ceiling late in a full run; the ceiling then SIGTERMs pytest (and make) itself.
+            # Its behaviour is tested on a real `roost worker` in tests/e2e.
+            "worker_max_memory_mb": 1 << 20,
             "log_level": "WARNING",
         }
         values.update(overrides)

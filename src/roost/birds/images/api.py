@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from roost.birds.images.media import (
@@ -16,6 +16,13 @@ from roost.birds.images.media import (
 )
 from roost.birds.images.names import InvalidBirdName, parse_bird_name
 from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
+from roost.birds.images.uploads import (
+    PHOTO_SIZE,
+    InvalidPhotoId,
+    PhotoNotFound,
+    PhotoUnavailable,
+    parse_photo_id,
+)
 from roost.core.errors import ApiError, DependencyUnavailable
 from roost.infra.storage import StorageError
 
@@ -33,13 +40,22 @@ def sources_of(request: Request) -> ImageSources:
     return sources
 
 
+PhotoIdQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="The bird's photo in the thumbnails pipeline (a UUID)"),
+]
+
+
 @router.get("/api/v1/images/{name}", summary="The picture to show for a bird")
-async def image_for_bird(name: str, request: Request) -> Response:
+async def image_for_bird(name: str, request: Request, photo_id: PhotoIdQuery = None) -> Response:
     try:
         bird = parse_bird_name(name)
+        photo = parse_photo_id(photo_id) if photo_id is not None else None
     except InvalidBirdName as error:
         raise ApiError(400, "invalid_bird_name", str(error)) from None
-    answer = await resolve_image(sources_of(request), bird)
+    except InvalidPhotoId as error:
+        raise ApiError(400, "invalid_photo_id", str(error)) from None
+    answer = await resolve_image(sources_of(request), bird, photo)
     return Response(
         answer.to_json(),
         media_type="application/json",
@@ -89,6 +105,36 @@ async def stored_photo(
         raise _no_such_image()
     cache = f"public, max-age={request.app.state.settings.bird_image_cache_seconds}"
     return _media_response(found, cache, if_none_match)
+
+
+@router.api_route(
+    "/media/photos/{photo_id}/{size}",
+    methods=["GET", "HEAD"],
+    summary="An uploaded photo, as the thumbnails pipeline made it",
+)
+async def uploaded_photo(
+    photo_id: str, size: str, request: Request, if_none_match: IfNoneMatch = None
+) -> Response:
+    uploads = sources_of(request).uploads
+    try:
+        photo = parse_photo_id(photo_id)
+    except InvalidPhotoId:
+        raise _no_such_image() from None
+    if size != PHOTO_SIZE or uploads is None:
+        raise _no_such_image()
+    try:
+        fetched = await uploads.fetch(photo, if_none_match)
+    except PhotoNotFound:
+        raise _no_such_image() from None
+    except PhotoUnavailable:
+        raise DependencyUnavailable("thumbnails") from None
+    # One id is one upload: its thumbnail never changes, so browsers may keep it for good.
+    headers = {"Cache-Control": IMMUTABLE}
+    if fetched.etag is not None:
+        headers["ETag"] = fetched.etag
+    if fetched.status == 304:
+        return Response(status_code=304, headers=headers)
+    return Response(fetched.data, media_type=fetched.content_type, headers=headers)
 
 
 def _media_response(found: MediaFile, cache_control: str, if_none_match: str | None) -> Response:

@@ -2,20 +2,25 @@
 
 Order, first match wins:
 
-1. a photo in the object store (``<storage>/birds/<slug>.jpg``), put there by an operator;
-2. the illustration bundled with the package (every catalog species has one);
-3. Unsplash search, only when an access key is configured and the provider is not paused;
-4. a placeholder SVG with the bird's name, drawn by this service.
+1. the photo an admin uploaded, when the caller names its ``photo_id`` and the thumbnails
+   pipeline has finished it (:mod:`roost.birds.images.uploads`);
+2. a photo in the object store (``<storage>/birds/<slug>.jpg``), put there by an operator;
+3. the illustration bundled with the package (every catalog species has one);
+4. Unsplash search, only when an access key is configured and the provider is not paused;
+5. a placeholder SVG with the bird's name, drawn by this service.
 
-Answers are cached for ``bird_image_cache_seconds``. An answer that a failure shaped (object
-store or provider unreachable) is not cached, so the bird gets its real picture as soon as the
-dependency is back. Redis is a cache only: when it is down every lookup is simply worked out.
+Answers are cached for ``bird_image_cache_seconds``, per bird and photo id (a new upload is a
+new id, so it shows at once). An answer that a failure or an unfinished photo shaped (object
+store, thumbnails role or provider unreachable; photo still processing) is not cached, so the
+bird gets its real picture as soon as it exists. Redis is a cache only: when it is down every
+lookup is simply worked out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -36,6 +41,7 @@ from roost.birds.images.media import (
 from roost.birds.images.metrics import IMAGE_CACHE, IMAGE_RESOLUTIONS
 from roost.birds.images.names import BirdName
 from roost.birds.images.unsplash import ProviderUnavailable, UnsplashClient
+from roost.birds.images.uploads import PhotoState, UploadedPhotos, photo_url
 from roost.infra.redis import REDIS_UNAVAILABLE
 from roost.infra.storage import ObjectStore, StorageError
 
@@ -67,6 +73,7 @@ class ImageSources:
     store: ObjectStore | None
     provider: UnsplashClient | None
     cache: ImageCache | None
+    uploads: UploadedPhotos | None = None
 
 
 class ImageCache:
@@ -87,12 +94,12 @@ class ImageCache:
         self._clock = clock
         self._skip_until = 0.0
 
-    async def get(self, slug: str) -> ImageAnswer | None:
+    async def get(self, key: str) -> ImageAnswer | None:
         if self._clock() < self._skip_until:
             IMAGE_CACHE.labels("error").inc()
             return None
         try:
-            raw = await self._redis.get(CACHE_KEY_PREFIX + slug)
+            raw = await self._redis.get(CACHE_KEY_PREFIX + key)
         except REDIS_UNAVAILABLE as error:
             self._failed("get", error)
             return None
@@ -100,11 +107,11 @@ class ImageCache:
         IMAGE_CACHE.labels("miss" if answer is None else "hit").inc()
         return answer
 
-    async def put(self, slug: str, answer: ImageAnswer) -> None:
+    async def put(self, key: str, answer: ImageAnswer) -> None:
         if self._clock() < self._skip_until:
             return
         try:
-            await self._redis.set(CACHE_KEY_PREFIX + slug, answer.to_json(), ex=self._ttl)
+            await self._redis.set(CACHE_KEY_PREFIX + key, answer.to_json(), ex=self._ttl)
         except REDIS_UNAVAILABLE as error:
             self._failed("set", error)
 
@@ -114,13 +121,17 @@ class ImageCache:
         log.warning("bird_image_cache_unavailable", operation=operation, error=type(error).__name__)
 
 
-async def resolve_image(sources: ImageSources, bird: BirdName) -> ImageAnswer:
-    """The picture to show for ``bird``; never raises for a dependency's failure."""
-    answer = await sources.cache.get(bird.slug) if sources.cache is not None else None
+async def resolve_image(
+    sources: ImageSources, bird: BirdName, photo_id: uuid.UUID | None = None
+) -> ImageAnswer:
+    """The picture to show for ``bird`` (with its uploaded photo ``photo_id``, if any); never
+    raises for a dependency's failure."""
+    key = bird.slug if photo_id is None else f"{bird.slug}:photo:{photo_id}"
+    answer = await sources.cache.get(key) if sources.cache is not None else None
     if answer is None:
-        answer, final = await _look_up(sources, bird)
+        answer, final = await _look_up(sources, bird, photo_id)
         if final and sources.cache is not None:
-            await sources.cache.put(bird.slug, answer)
+            await sources.cache.put(key, answer)
     IMAGE_RESOLUTIONS.labels(answer.source).inc()
     return answer
 
@@ -138,9 +149,17 @@ async def read_stored_photo(store: ObjectStore, slug: str) -> MediaFile | None:
     return media_file(data, JPEG) if data.startswith(JPEG_MAGIC) else None
 
 
-async def _look_up(sources: ImageSources, bird: BirdName) -> tuple[ImageAnswer, bool]:
+async def _look_up(
+    sources: ImageSources, bird: BirdName, photo_id: uuid.UUID | None
+) -> tuple[ImageAnswer, bool]:
     """The answer, and whether it may be cached (no failure shaped it)."""
     final = True
+    if photo_id is not None and sources.uploads is not None:
+        state = await sources.uploads.state(photo_id)
+        if state is PhotoState.READY:
+            url = photo_url(photo_id)
+            return ImageAnswer(bird.display, url, "stored", STORED_ATTRIBUTION), final
+        final = state.final
     if sources.store is not None:
         try:
             info = await asyncio.to_thread(sources.store.head, _store_key(bird.slug))

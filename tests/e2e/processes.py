@@ -1,0 +1,145 @@
+"""Roles as real ``roost`` processes, for the end-to-end tests.
+
+``birds_environment`` builds the environment the bird roles share, ``migrate`` runs
+``roost migrate`` (which also seeds the catalog) and ``Role`` starts, stops and kills one
+``roost serve <role>`` (or ``roost worker``) on a port of its own, waiting for ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from roost.infra.embedded import free_port
+
+ROOST = [sys.executable, "-m", "roost"]
+BIRD_ROLES = ("bird-images", "birds", "frontend")
+START_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class Role:
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def command(self) -> list[str]:
+        # The worker is no `serve` role; its port is its health server's.
+        args = ["worker"] if self.name == "worker" else ["serve", self.name]
+        return [*ROOST, *args, "--port", str(self.port)]
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_until_ready()
+
+    def spawn(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+
+    def wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self._ready():
+            # A role that died (bad settings, port taken) fails now, not after the timeout.
+            assert self.process.poll() is None, self.log_tail()
+            assert time.monotonic() < deadline, self.log_tail()
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: the role dies mid-work, as in a crash or an OOM kill."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM and wait: the graceful shutdown a deploy does."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+def birds_environment(
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    roles: tuple[str, ...] = BIRD_ROLES,
+    **extra: str,
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment of the bird roles (and any ``roles`` added) and the port of each."""
+    ports = {name: free_port() for name in roles}
+    # Nothing from the developer's shell (ROOST_*, a Prometheus multiprocess dir) leaks in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
+    env.update(
+        ROOST_DATABASE_URL=database_url,
+        ROOST_REDIS_URL=redis_url,
+        ROOST_STORAGE_URL=(data_dir / "objects").as_uri(),
+        ROOST_DATA_DIR=str(data_dir),
+        ROOST_BIRD_IMAGES_URL=f"http://127.0.0.1:{ports['bird-images']}",
+        ROOST_BIRDS_API_URL=f"http://127.0.0.1:{ports['birds']}",
+        ROOST_ACCESS_LOG="false",
+    )
+    if "thumbnails" in ports:
+        env["ROOST_THUMBNAILS_URL"] = f"http://127.0.0.1:{ports['thumbnails']}"
+    env.update(extra)
+    return env, ports
+
+
+def migrate(env: dict[str, str]) -> None:
+    """``roost migrate``: every Alembic branch, then the seed hooks (the bird catalog)."""
+    done = subprocess.run([*ROOST, "migrate"], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+
+
+def start_roles(env: dict[str, str], ports: dict[str, int], log_dir: Path) -> dict[str, Role]:
+    """Start the roles side by side and wait until each is ready; on a failure, stop them all.
+
+    They start together because a role's readiness does not wait for its peers (they are
+    non-critical dependencies), and the imports of three interpreters overlap.
+    """
+    roles = {name: Role(name, port, env, log_dir / f"{name}.log") for name, port in ports.items()}
+    try:
+        for role in roles.values():
+            role.spawn()
+        for role in roles.values():
+            role.wait_until_ready()
+    except BaseException:
+        stop_roles(roles)
+        raise
+    return roles
+
+
+def stop_roles(roles: dict[str, Role]) -> None:
+    for role in reversed(roles.values()):
+        role.stop()
