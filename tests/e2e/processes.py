@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from roost.infra.embedded import free_port
 
@@ -143,3 +146,36 @@ def start_roles(env: dict[str, str], ports: dict[str, int], log_dir: Path) -> di
 def stop_roles(roles: dict[str, Role]) -> None:
     for role in reversed(roles.values()):
         role.stop()
+
+
+def free_port_offset(*ports: int) -> int:
+    """A `roost up --port-offset` under which every one of ``ports`` is free on loopback."""
+    for _ in range(50):
+        offset = random.randint(20000, 50000)
+        if all(_is_free(port + offset) for port in ports):
+            return offset
+    raise RuntimeError(f"no offset found with {ports} all free")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Until ``url``/readyz answers 200; fails with the log's tail if ``process`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"roost exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")

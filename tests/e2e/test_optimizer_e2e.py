@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,47 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.e2e.processes import free_port_offset, wait_ready
 
 pytestmark = pytest.mark.e2e
 
 ROOST = [sys.executable, "-m", "roost"]
 
 
-def free_offset() -> int:
-    """A port offset under which the optimizer (8002) and worker (9101) ports are both free."""
-    for _ in range(50):
-        offset = random.randint(20000, 50000)
-        ports = (8002 + offset, 9101 + offset)
-        if all(_is_free(port) for port in ports):
-            return offset
-    raise RuntimeError("no free port pair found")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"roost up exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 def test_roost_up_optimizer_passes_smoke_and_runs_queue_jobs(tmp_path: Path) -> None:
-    offset = free_offset()
+    offset = free_port_offset(8002, 9101)
     url = f"http://127.0.0.1:{8002 + offset}"
     worker_url = f"http://127.0.0.1:{9101 + offset}"
     log = tmp_path / "up.log"

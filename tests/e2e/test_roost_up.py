@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.e2e.processes import wait_ready
 
 from roost.infra.embedded import free_port
 
@@ -38,20 +38,6 @@ def start_platform(data_dir: Path, offset: int, log: Path) -> subprocess.Popen[b
             env=env,
             start_new_session=True,
         )
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"roost up exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"not ready after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def stop_platform(process: subprocess.Popen[bytes]) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 from prometheus_client.parser import text_string_to_metric_families
+from tests.e2e.processes import free_port_offset
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ class Platform:
 
     @classmethod
     def start(cls, tmp_path: Path) -> Platform:
-        offset = free_offset()
+        offset = free_port_offset(8001, 9101)
         data_dir, log = tmp_path / "data", tmp_path / "up.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
         command = [*ROOST, "up", "--data-dir", str(data_dir), "--port-offset", str(offset)]
@@ -116,24 +116,6 @@ def _alive_worker(platform: Platform) -> int | None:
         return platform.worker_pid()
     except AssertionError:
         return None
-
-
-def free_offset() -> int:
-    """A port offset under which the thumbnails (8001) and worker (9101) ports are both free."""
-    for _ in range(50):
-        offset = random.randint(20000, 50000)
-        if all(_is_free(port + offset) for port in (8001, 9101)):
-            return offset
-    raise RuntimeError("no free port pair found")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def photo(width: int, height: int, image_format: str, seed: int) -> bytes:
@@ -313,7 +295,7 @@ def test_a_worker_over_its_memory_ceiling_drains_and_loses_nothing(
     # A second worker, started as an operator would next to `roost up` (it finds the backends
     # through the data dir), whose ceiling any job trips. The platform's own worker is paused
     # so that this one takes the jobs.
-    port = free_offset() + 9101
+    port = free_port_offset(8001, 9101) + 9101
     log = tmp_path / "small-worker.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update(ROOST_DATA_DIR=str(platform.data_dir), ROOST_WORKER_MAX_MEMORY_MB="64")
