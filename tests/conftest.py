@@ -141,6 +141,7 @@ def serve_asgi():
                 base_url="http://testserver",
             ) as client,
         ):
+            client.app = app  # the tests reach settings and state through it
             yield client
 
     return running

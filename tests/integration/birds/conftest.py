@@ -8,11 +8,9 @@ image service and the thumbnails role are real HTTP servers on loopback (``upstr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from birds_helpers import ADMIN_KEY, READER_KEY
 
@@ -83,22 +81,12 @@ def make_settings(birds_database: str, dead_url: str) -> Callable[..., Settings]
 
 
 @pytest.fixture
-def birds_client(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
+def birds_client(make_settings: Callable[..., Settings], serve_asgi: Any) -> Callable[..., Any]:
     """``async with birds_client(**settings) as client``: the birds role in-process."""
     from roost.roles import build_birds
 
-    @asynccontextmanager
-    async def running(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = build_birds(make_settings(**overrides))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                base_url="http://testserver",
-            ) as client,
-        ):
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    def running(**overrides: Any) -> Any:
+        return serve_asgi(build_birds(make_settings(**overrides)))
 
     return running
 

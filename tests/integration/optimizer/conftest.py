@@ -7,11 +7,9 @@ and rate-limit counters of these tests never meet another suite's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from roost.core.auth import issue_token
@@ -80,23 +78,11 @@ def admin_headers(token_for: Callable[..., dict[str, str]]) -> dict[str, str]:
 
 
 @pytest.fixture
-def optimizer_client(
-    make_settings: Callable[..., Settings],
-) -> Callable[..., Any]:
+def optimizer_client(make_settings: Callable[..., Settings], serve_asgi: Any) -> Callable[..., Any]:
     """``async with optimizer_client(**settings) as client``: the optimizer role in-process."""
     from roost.roles import build_optimizer
 
-    @asynccontextmanager
-    async def running(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = build_optimizer(make_settings(**overrides))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                base_url="http://testserver",
-            ) as client,
-        ):
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    def running(**overrides: Any) -> Any:
+        return serve_asgi(build_optimizer(make_settings(**overrides)))
 
     return running
