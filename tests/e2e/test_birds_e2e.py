@@ -7,9 +7,13 @@ placeholders and ``image_status: unavailable``, and get their pictures back once
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -89,6 +93,37 @@ def photo_jpeg() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
+
+
+def test_locust_birds_scenario_passes_its_gates_through_the_frontend(
+    roles: dict[str, Role],
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtests.run",
+            "birds",
+            roles["frontend"].url,
+            "--users",
+            "8",
+            "--seconds",
+            "4",
+            "--p95-ms",
+            "1000",
+            "--max-error-rate",
+            "0.01",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert summary["requests"] > 50
+    assert summary["missed"] == []
 
 
 def test_uploaded_photo_reaches_the_page_once_thumbnailed(roles: dict[str, Role]) -> None:
