@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.prerequisites import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -34,10 +35,7 @@ def port_open(host: str, port: int) -> bool:
 def require_service(name: str, host: str, port: int) -> None:
     if port_open(host, port):
         return
-    message = f"{name} is not reachable on {host}:{port}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI requires every service)")
-    pytest.skip(message)
+    missing(f"{name} is not reachable on {host}:{port}")
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,6 @@ def settings(request: pytest.FixtureRequest, unique: str) -> Iterator[Settings]:
     elif kind == "rabbitmq":
         url = request.getfixturevalue("rabbitmq_url")
     else:
-        pytest.importorskip("dramatiq_sqs", reason="the sqs:// broker needs dramatiq-sqs")
         url = "sqs://" + request.getfixturevalue("moto_endpoint").removeprefix("http://")
     built = load_settings(
         broker_url=url,

@@ -31,8 +31,6 @@ COMPOSE_FILE = DEPLOY / "compose" / "docker-compose.yml"
 PROMETHEUS_CONFIG = OBSERVABILITY / "prometheus" / "prometheus.yml"
 RUNBOOKS_DIR = REPO_ROOT / "docs" / "runbooks"
 
-# Artifacts named after a domain cover that domain's metrics; these names cover the core's.
-CORE_ARTIFACTS = frozenset({"core", "recording", "overview"})
 
 # Series that Prometheus makes itself, and labels that scraping adds to every series.
 PROMETHEUS_SERIES = frozenset(
@@ -158,12 +156,6 @@ def metric_modules(package_dir: Path = SRC / "roost") -> list[str]:
     return modules
 
 
-def domain_defines_metrics(domain: str) -> bool:
-    """A domain's metrics "exist" once a module of its package constructs one."""
-    package = f"roost.{domain}"
-    return any(m == package or m.startswith(package + ".") for m in metric_modules())
-
-
 def sample_names(family_name: str, family_type: str) -> set[str]:
     """The sample names a metric family exposes (counters gain _total, histograms _bucket…)."""
     suffixes = {
@@ -204,11 +196,6 @@ def exported_metrics() -> ExportedMetrics:
 class Expression:
     where: str
     promql: str
-
-
-def artifact_domain(path: Path) -> str:
-    stem = path.stem.removeprefix("roost-")
-    return "core" if stem in CORE_ARTIFACTS else stem
 
 
 def rule_files() -> list[Path]:

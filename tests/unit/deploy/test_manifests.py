@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,7 @@ from deploy_checks import (
     load_yaml,
     load_yaml_documents,
 )
+from tests.prerequisites import require_executable
 
 from roost.core.settings import ROLE_PORTS
 
@@ -128,9 +128,7 @@ def test_kustomizations_name_only_files_that_exist() -> None:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, list[dict[str, Any]]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl not installed: overlays not rendered")
+    kubectl = require_executable("kubectl", "on this machine kind's image; renders the overlays")
     out = {}
     for overlay in OVERLAYS:
         result = run(kubectl, "kustomize", str(overlay))
@@ -324,9 +322,7 @@ def test_prometheusrule_objects_carry_the_rule_files_unchanged() -> None:
 
 
 def test_alertmanager_config_is_valid_and_pages_only_on_critical() -> None:
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool not installed (Debian package prometheus-alertmanager)")
+    amtool = require_executable("amtool", "Debian package prometheus-alertmanager")
     config = str(OBSERVABILITY / "alertmanager" / "alertmanager.yml")
     result = run(amtool, "check-config", config)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -339,9 +335,8 @@ def test_alertmanager_config_is_valid_and_pages_only_on_critical() -> None:
 
 
 def test_nginx_config_is_valid(tmp_path: Path) -> None:
-    nginx, openssl = shutil.which("nginx"), shutil.which("openssl")
-    if nginx is None or openssl is None:
-        pytest.skip("nginx or openssl not installed")
+    nginx = require_executable("nginx", "Debian package nginx")
+    openssl = require_executable("openssl", "Debian package openssl")
     # Same files, with paths under tmp_path, a throwaway certificate, and upstream hosts that
     # resolve here (nginx -t resolves them).
     (tmp_path / "conf.d").mkdir()
@@ -376,9 +371,7 @@ TERRAFORM = DEPLOY / "terraform"
 
 
 def test_terraform_is_fmt_clean() -> None:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform not installed")
+    terraform = require_executable("terraform", "on this machine kind's image")
     result = run(terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM))
     assert result.returncode == 0, result.stdout + result.stderr
 

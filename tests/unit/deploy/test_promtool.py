@@ -6,25 +6,17 @@ tests skip locally and fail in CI (CI=true), where a rule change must never go u
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from deploy_checks import PROMETHEUS_CONFIG, RULE_TESTS_DIR, RULES_DIR
-
-PROMTOOL = shutil.which("promtool")
+from tests.prerequisites import require_executable
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    if PROMTOOL is None:
-        message = "promtool not found (Debian package `prometheus`; `make test` installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return PROMTOOL
+    return require_executable("promtool", "Debian package prometheus; `make test` installs it")
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:

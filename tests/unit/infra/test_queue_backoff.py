@@ -18,7 +18,6 @@ def retries_of(url: str, **overrides: int) -> Retries:
 def test_sqs_backoff_is_capped_at_the_longest_delay_sqs_accepts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip("dramatiq_sqs")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
