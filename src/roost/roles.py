@@ -41,8 +41,26 @@ async def open_redis(app: FastAPI, settings: Settings, stack: AsyncExitStack) ->
     return client
 
 
-def redis_check(client: Redis) -> HealthCheck:
-    return HealthCheck("redis", partial(redis_adapter.ping, client))
+def redis_check(client: Redis, *, critical: bool = True) -> HealthCheck:
+    return HealthCheck("redis", partial(redis_adapter.ping, client), critical=critical)
+
+
+def allowing_uploads(settings: Settings, multipart_overhead: int) -> Settings:
+    """The role's settings with a body limit that fits one image upload: uploads are larger
+    than the app-wide limit, which every other route keeps."""
+    upload_limit = settings.thumbnail_max_upload_bytes + multipart_overhead
+    return settings.model_copy(
+        update={"max_body_bytes": max(settings.max_body_bytes, upload_limit)}
+    )
+
+
+def broker_check(broker: Broker, *, critical: bool = True) -> HealthCheck:
+    from roost.infra import queue
+
+    async def ping() -> None:
+        await asyncio.to_thread(queue.ping, broker)
+
+    return HealthCheck("broker", ping, critical=critical)
 
 
 def build_kv(settings: Settings) -> FastAPI:
@@ -125,19 +143,16 @@ async def open_thumbnail_adapters(settings: Settings, stack: AsyncExitStack) -> 
 
 
 def thumbnail_checks(adapters: ThumbnailAdapters, broker: Broker) -> list[HealthCheck]:
-    from roost.infra import db, queue
+    from roost.infra import db
 
     async def storage() -> None:
         await asyncio.gather(
             asyncio.to_thread(adapters.sources.ping), asyncio.to_thread(adapters.outputs.ping)
         )
 
-    async def broker_ping() -> None:
-        await asyncio.to_thread(queue.ping, broker)
-
     return [
         HealthCheck("postgres", partial(db.ping, adapters.engine)),
-        HealthCheck("broker", broker_ping),
+        broker_check(broker),
         HealthCheck("storage", storage),
     ]
 
@@ -146,15 +161,7 @@ def build_thumbnails(settings: Settings) -> FastAPI:
     from roost.infra import queue
     from roost.thumbnails import api
 
-    # Uploads are larger than the app-wide body limit: this role allows its own upload limit.
-    settings = settings.model_copy(
-        update={
-            "max_body_bytes": max(
-                settings.max_body_bytes,
-                settings.thumbnail_max_upload_bytes + api.MULTIPART_OVERHEAD_BYTES,
-            )
-        }
-    )
+    settings = allowing_uploads(settings, api.MULTIPART_OVERHEAD_BYTES)
     thumbnails_config(settings)  # a bad preset stops the role before it serves
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
@@ -197,7 +204,7 @@ def build_optimizer(settings: Settings) -> FastAPI:
         maintenance_flag = None
         if settings.redis_url is not None:  # rate limits (fail open) and the maintenance flag
             client = await open_redis(app, settings, stack)
-            checks.append(HealthCheck("redis", partial(redis_adapter.ping, client), critical=False))
+            checks.append(redis_check(client, critical=False))
             maintenance_flag = partial(redis_adapter.read_maintenance_flag, client)
         app.state.optimizer = OptimizerDeps(
             db.session_factory(engine),
@@ -227,10 +234,7 @@ def optimizer_sender(
             queue.send, broker, settings.optimizer_queue, RUN_OPTIMIZATION_ACTOR, [result_id]
         )
 
-    async def broker_ping() -> None:
-        await asyncio.to_thread(queue.ping, broker)
-
-    return enqueue, HealthCheck("broker", broker_ping, critical=False)
+    return enqueue, broker_check(broker, critical=False)
 
 
 def register_optimizer_actors(
@@ -273,15 +277,7 @@ def build_birds(settings: Settings) -> FastAPI:
     from roost.core.upstream import CircuitBreaker, UpstreamClient
     from roost.infra import db
 
-    # Photo uploads are larger than the app-wide body limit (they go on to thumbnails).
-    settings = settings.model_copy(
-        update={
-            "max_body_bytes": max(
-                settings.max_body_bytes,
-                settings.thumbnail_max_upload_bytes + api.MULTIPART_OVERHEAD_BYTES,
-            )
-        }
-    )
+    settings = allowing_uploads(settings, api.MULTIPART_OVERHEAD_BYTES)  # bird photos
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
         engine = db.create_engine(settings)
@@ -312,7 +308,7 @@ def build_birds(settings: Settings) -> FastAPI:
         maintenance_flag = None
         if settings.redis_url is not None:  # rate limits and the maintenance flag
             redis = await open_redis(app, settings, stack)
-            checks.append(HealthCheck("redis", partial(redis_adapter.ping, redis), critical=False))
+            checks.append(redis_check(redis, critical=False))
             maintenance_flag = partial(redis_adapter.read_maintenance_flag, redis)
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 
@@ -358,7 +354,7 @@ def build_bird_images(settings: Settings) -> FastAPI:
         if settings.redis_url is not None:  # the answer cache and the maintenance flag
             redis = await open_redis(app, settings, stack)
             cache = ImageCache(redis, settings.bird_image_cache_seconds)
-            checks.append(HealthCheck("redis", partial(redis_adapter.ping, redis), critical=False))
+            checks.append(redis_check(redis, critical=False))
             maintenance_flag = partial(redis_adapter.read_maintenance_flag, redis)
         if settings.unsplash_access_key is not None:
             provider = UnsplashClient(

@@ -112,6 +112,7 @@ computer = [Depends(caller(OPTIMIZE_SCOPE)), Depends(rate_limited(_rate_limit))]
 admin = [Depends(require_scopes(ADMIN_SCOPE))]
 ModelNamePath = Annotated[str, Path(max_length=200)]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION)]
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 router = APIRouter(prefix="/api/v1", tags=["optimizer"])
 
@@ -168,7 +169,7 @@ async def model_versions(request: Request, name: ModelNamePath) -> Response:
 async def model_version(
     request: Request,
     name: ModelNamePath,
-    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    version: VersionPath,
 ) -> Response:
     async with unit_of_work(_deps(request).sessions) as session:
         found = await registry.resolve_model(session, name, version)
@@ -183,7 +184,7 @@ async def model_version(
 async def set_model_status(
     request: Request,
     name: ModelNamePath,
-    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    version: VersionPath,
     body: StatusIn,
 ) -> Response:
     async with unit_of_work(_deps(request).sessions) as session:
