@@ -79,3 +79,24 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         if is_unavailable(exc):
             raise DependencyUnavailable("postgres") from exc
         raise
+
+
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+@asynccontextmanager
+async def single_statements(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose every statement commits on its own: one round trip each, no BEGIN and
+    COMMIT around it. Only for statements that are atomic by themselves (a conditional
+    ``UPDATE … RETURNING``); 503 on outage. The connection's isolation level is restored when
+    it goes back to the pool."""
+    try:
+        async with sessions() as session:
+            await session.connection(execution_options=AUTOCOMMIT)
+            yield session
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DependencyUnavailable("postgres") from exc
+        raise

@@ -64,7 +64,7 @@ class ImageProcessor:
             log.info("job_skipped", image_id=image_id, reason="already final")
             return "skipped"
         data = self.sources.get(job.source_key)
-        content_hash = hashlib.sha256(data).hexdigest()
+        content_hash = source_hash(job, data)
         try:
             info = inspect(data, self.config.limits)
             made = make_thumbnails(
@@ -144,6 +144,15 @@ class ImageProcessor:
             metrics.IMAGES_REJECTED.labels(rejected.reason).inc()
         log.info("image_rejected", image_id=str(job.image_id), reason=rejected.reason)
         return "rejected"
+
+
+def source_hash(job: service.Job, data: bytes) -> str:
+    """The upload's recorded hash when the stored object still has the recorded size, else the
+    hash of what was read (an ingested object, or one replaced since): hashing 3 MB again costs
+    2 ms, a few percent of a 12 MP job."""
+    if job.content_hash is not None and job.source_bytes == len(data):
+        return job.content_hash
+    return hashlib.sha256(data).hexdigest()
 
 
 def register_actors(
