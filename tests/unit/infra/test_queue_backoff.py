@@ -35,3 +35,18 @@ def test_other_brokers_keep_the_configured_backoff() -> None:
     retries = retries_of("redis://127.0.0.1:1/0", job_max_backoff_ms=3_600_000)
 
     assert (retries.min_backoff, retries.max_backoff) == (1_000, 3_600_000)
+
+
+def test_redis_delay_queues_are_polled_no_faster_than_the_shortest_backoff() -> None:
+    broker = queue.create_broker(
+        load_settings(broker_url="redis://127.0.0.1:6379/9", job_min_backoff_ms=1500)
+    )
+    work_timeout = queue.consumer_timeout_ms(broker)
+
+    assert broker.consume("thumbnails", 2, work_timeout).timeout == work_timeout  # type: ignore[attr-defined]
+    assert broker.consume("thumbnails.DQ", 2, work_timeout).timeout == 1500  # type: ignore[attr-defined]
+    # A backoff shorter than the work queue's poll never makes polling faster.
+    fast = queue.create_broker(
+        load_settings(broker_url="redis://127.0.0.1:6379/9", job_min_backoff_ms=10)
+    )
+    assert fast.consume("thumbnails.DQ", 2, work_timeout).timeout == work_timeout  # type: ignore[attr-defined]
