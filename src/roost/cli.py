@@ -306,6 +306,7 @@ def worker(
     from roost.core.logging import configure_logging
     from roost.core.settings import ROLE_PORTS
     from roost.core.tracing import tracing_enabled
+    from roost.infra.allocators import keep_image_memory
     from roost.worker import build_worker
 
     settings = resolved_settings()
@@ -315,6 +316,8 @@ def worker(
         if getattr(settings, field) is None:
             fail(f"ROOST_{field.upper()} is not set and no `roost up` is running")
     configure_logging(settings.log_level, json=settings.log_json, tracing=tracing_enabled(settings))
+    # Process-wide allocator settings: here, not in build_worker, which tests run in-process.
+    keep_image_memory(settings.worker_image_block_cache)
     server.run(
         build_worker(settings),
         host=host,

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Above this resident size after a job the worker drains and exits (its supervisor starts
     # a fresh one); the pixel limit bounds what one job can take.
     worker_max_memory_mb: int = Field(512, ge=64)
+    # Freed Pillow image blocks (16 MiB each) a worker keeps for its next job instead of
+    # returning them to the kernel (roost.infra.allocators).
+    worker_image_block_cache: int = Field(4, ge=0, le=64)
     worker_shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
     worker_housekeeping_seconds: float = Field(5.0, gt=0, le=600)
     broker_namespace: str = Field("roost", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
