@@ -5,11 +5,13 @@ data), file storage, one ``roost serve thumbnails`` process and N ``roost worker
 all with their default settings. Sources go in over HTTP as multipart uploads; an image counts
 once its record says ``done``.
 
-- throughput: a burst of uploads per source size, counted in images per CPU-second, like the
-  in-process imaging rate (sources per CPU-second of one process) it is compared with. That
-  rate is measured again right before and after each burst and averaged: on a shared machine
-  the CPU-second itself gets slower or faster by tens of percent from one minute to the next.
-  Gated: images per CPU-second of the worker processes (what N scales), >= 0.80x imaging.
+- throughput: bursts of uploads per source size (3 by default), counted in images per
+  CPU-second, like the in-process imaging rate (sources per CPU-second of one process) it is
+  compared with. That rate is measured again right before and after each burst and averaged,
+  and the median ratio over the bursts is reported: on a shared machine the CPU-second itself
+  gets slower or faster by tens of percent from one minute to the next.
+  Gated on 12 MP: images per CPU-second of the worker processes (what N scales), >= 0.80x
+  imaging.
   Printed: images per CPU-second of every pipeline process (API, workers, PostgreSQL, Redis;
   the bench's own HTTP client is the user, not the pipeline).
 - latency: uploads at a steady rate (default 5/s, 12 MP), upload→ready from the database's
@@ -43,6 +45,9 @@ from roost.infra import migrate
 from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 TARGET_PER_CORE_SHARE = 0.80  # of the imaging module's per-core rate
+# The issue states its numbers and targets for 12 MP sources; 1080p is printed, not gated (its
+# fixed per-job costs weigh 2.5x as much against a 26 ms imaging step).
+PER_CORE_TARGET_SOURCES = frozenset({"12MP"})
 TARGET_PEAK_RSS_MB = 200.0
 TARGET_P95_READY_SECONDS = 1.0
 READY_TIMEOUT_SECONDS = 60
@@ -52,7 +57,8 @@ UPLOAD_CONCURRENCY = 4
 @dataclass(frozen=True)
 class PipelinePlan:
     workers: int
-    burst: dict[str, int]  # source name -> images in its throughput burst
+    burst: dict[str, int]  # source name -> images in each of its throughput bursts
+    bursts: int  # per source; the median ratio is reported
     steady_rate: float  # uploads per second
     steady_seconds: float
     steady_source: str
@@ -72,8 +78,8 @@ class Stack:
 def plan_for(*, quick: bool, workers: int | None) -> PipelinePlan:
     count = workers or max(1, min(os.cpu_count() or 1, 4))
     if quick:
-        return PipelinePlan(count, {"1080p": 12, "12MP": 6}, 5.0, 3.0, "12MP")
-    return PipelinePlan(count, {"1080p": 150, "12MP": 60}, 5.0, 30.0, "12MP")
+        return PipelinePlan(count, {"1080p": 12, "12MP": 6}, 1, 5.0, 3.0, "12MP")
+    return PipelinePlan(count, {"1080p": 150, "12MP": 60}, 3, 5.0, 30.0, "12MP")
 
 
 def run_pipeline_bench(
@@ -86,23 +92,28 @@ def run_pipeline_bench(
     with running_stack(plan.workers) as stack:
         asyncio.run(_warm_up(stack, sources))
         for name, count in plan.burst.items():
-            before = imaging_rate(sources[name])
-            burst = asyncio.run(_burst(stack, sources[name], count))
-            imaging = (before + imaging_rate(sources[name])) / 2
-            workers_share = burst.per_worker_cpu_second / imaging
+            rounds = [
+                _measured_burst(stack, sources[name], count, imaging_rate)
+                for _ in range(plan.bursts)
+            ]
+            burst, imaging = rounds[0]
+            workers_share = statistics.median(b.per_worker_cpu_second / i for b, i in rounds)
+            pipeline_share = statistics.median(b.per_cpu_second / i for b, i in rounds)
             results[f"{name} throughput"] = (
                 f"{count} images in {burst.wall_seconds:.1f}s = {count / burst.wall_seconds:.1f}"
                 f"/s with {plan.workers} worker(s) on {os.cpu_count()} core(s)"
             )
+            gated = name in PER_CORE_TARGET_SOURCES
+            each = ", ".join(f"{b.per_worker_cpu_second / i:.2f}" for b, i in rounds)
             results[f"{name} per core, workers / imaging module"] = (
-                f"{workers_share:.2f} ({burst.per_worker_cpu_second:.1f} vs {imaging:.1f} "
-                f"images per CPU-s; target >= {TARGET_PER_CORE_SHARE})"
+                f"{workers_share:.2f}, median of {len(rounds)} bursts ({each}; first: "
+                f"{burst.per_worker_cpu_second:.1f} vs {imaging:.1f} images per CPU-s; "
+                + (f"target >= {TARGET_PER_CORE_SHARE})" if gated else "not gated)")
             )
             results[f"{name} per core, whole pipeline / imaging module"] = (
-                f"{burst.per_cpu_second / imaging:.2f} ({burst.per_cpu_second:.1f} images per "
-                "CPU-s of API + workers + PostgreSQL + Redis; not gated)"
+                f"{pipeline_share:.2f} (API + workers + PostgreSQL + Redis CPU; not gated)"
             )
-            if workers_share < TARGET_PER_CORE_SHARE:
+            if gated and workers_share < TARGET_PER_CORE_SHARE:
                 missed.append(
                     f"{name}: workers / imaging per core {workers_share:.2f} "
                     f"< {TARGET_PER_CORE_SHARE}"
@@ -240,6 +251,16 @@ async def _burst(stack: Stack, data: bytes, count: int) -> Burst:
     cpu = cpu_seconds(stack.roots) - cpu_start
     worker_cpu = cpu_seconds(worker_pids) - worker_cpu_start
     return Burst(wall, count / cpu, count / worker_cpu)
+
+
+def _measured_burst(
+    stack: Stack, data: bytes, count: int, imaging_rate: Callable[[bytes], float]
+) -> tuple[Burst, float]:
+    """A burst and the imaging module's rate around it (the mean of right before and right
+    after): the CPU-second of a shared VM drifts by tens of percent from minute to minute."""
+    before = imaging_rate(data)
+    burst = asyncio.run(_burst(stack, data, count))
+    return burst, (before + imaging_rate(data)) / 2
 
 
 @dataclass(frozen=True)
