@@ -121,17 +121,13 @@ def token(
 
 @app.command()
 def migrate() -> None:
-    """Apply every pending database migration."""
-    from roost.infra.migrate import upgrade
+    """Apply every pending database migration (then the idempotent seed data)."""
+    from roost.roles import prepare_database
 
     settings = resolved_settings()
     if settings.database_url is None:
         fail("ROOST_DATABASE_URL is not set and no `roost up` is running")
-    upgrade(settings.database_url)
-    from roost.roles import SEED_HOOKS
-
-    for seed in SEED_HOOKS:  # idempotent; demo data only outside production
-        seed(settings, settings.database_url)
+    prepare_database(settings, settings.database_url)
     console.print("[green]migrations applied[/green]")
 
 
@@ -335,9 +331,6 @@ def thumbnails_ingest(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from roost.core.errors import DependencyUnavailable
-    from roost.thumbnails.errors import ThumbnailsError
-
     settings = resolved_settings()
 
     async def run() -> None:
@@ -364,10 +357,7 @@ def thumbnails_ingest(
             f"{report.seen} objects under {prefix!r}"
         )
 
-    try:
-        asyncio.run(run())
-    except (ThumbnailsError, DependencyUnavailable, ValueError) as error:
-        fail(getattr(error, "message", str(error)))
+    _run_operator(lambda: asyncio.run(run()))
 
 
 @dlq_app.command("list")

@@ -21,10 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from roost.core.settings import ROLE_PORTS, Settings
-from roost.infra import migrate
 from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from roost.infra.runtime import clear_runtime, write_runtime
-from roost.roles import SEED_HOOKS, api_roles
+from roost.roles import api_roles, prepare_database
 
 STOP_TIMEOUT_SECONDS = 25
 # Roles whose jobs need `roost worker` running next to them.
@@ -69,9 +68,7 @@ class Platform:
             urls = self._start_backends(data_dir, postgres, redis)
             write_runtime(data_dir, urls)
             self.console.print("applying migrations…")
-            migrate.upgrade(urls["database_url"])
-            for seed in SEED_HOOKS:  # idempotent: demo data on a fresh platform
-                seed(self.settings, urls["database_url"])
+            prepare_database(self.settings, urls["database_url"])
             env = self._child_env(urls, data_dir)
             children = [self._child(role, data_dir) for role in roles]
             if QUEUE_ROLES.intersection(roles):

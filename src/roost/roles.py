@@ -420,6 +420,16 @@ def build_frontend(settings: Settings) -> FastAPI:
 SEED_HOOKS: list[Callable[[Settings, str], None]] = [seed_optimizer_demo, seed_birds]
 
 
+def prepare_database(settings: Settings, database_url: str) -> None:
+    """Apply pending migrations, then every seed hook (idempotent; demo data only outside
+    production). What `roost migrate` does, and `roost up` before starting the roles."""
+    from roost.infra import migrate
+
+    migrate.upgrade(database_url)
+    for seed in SEED_HOOKS:
+        seed(settings, database_url)
+
+
 ROLE_BUILDERS: dict[str, Callable[[Settings], FastAPI]] = {
     "kv": build_kv,
     "thumbnails": build_thumbnails,
