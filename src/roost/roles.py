@@ -370,6 +370,8 @@ def build_bird_images(settings: Settings) -> FastAPI:
             budget_seconds=settings.bird_photo_budget_ms / 1000,
         )
         stack.push_async_callback(uploads.aclose)
+        if settings.thumbnails_url is not None:  # configured: reported; assumed: not nagged about
+            checks.append(HealthCheck("thumbnails", uploads.ping, critical=False))
         app.state.bird_images = ImageSources(bundled, store, provider, cache, uploads)
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 

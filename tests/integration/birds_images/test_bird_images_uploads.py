@@ -83,8 +83,12 @@ class FakeThumbnails:
                 return Response(status_code=304, headers=headers)
             return Response(self.thumbnail, media_type="image/jpeg", headers=headers)
 
+        async def healthz(request: Request) -> Response:
+            return JSONResponse({"status": "ok"}, 503 if self.failing else 200)
+
         return Starlette(
             routes=[
+                Route("/healthz", healthz),
                 Route("/api/v1/images/{image_id}", image),
                 Route("/api/v1/images/{image_id}/thumbnails/{size}", thumbnail),
             ]
@@ -254,3 +258,29 @@ async def test_media_answers_404_for_unknown_photos_sizes_and_bad_ids(
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "image_not_found"
     assert thumbnails.calls[f"bytes:{done}"] == 0
+
+
+async def test_health_reports_the_thumbnails_role_without_failing_readiness(
+    bird_images: ImagesClient, thumbnails: FakeThumbnails
+) -> None:
+    async with bird_images(**uploads_settings(thumbnails, redis_url=None)) as client:
+        healthy = (await client.get("/health")).json()
+        thumbnails.failing = True
+        degraded = await client.get("/health")
+        ready = await client.get("/readyz")
+
+    assert healthy["checks"]["thumbnails"]["status"] == "ok"
+    assert healthy["status"] == "healthy"
+    assert degraded.status_code == 200
+    assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["checks"]["thumbnails"]["status"] == "fail"
+    # Placeholders and illustrations still answer: a pod is not pulled for this.
+    assert ready.status_code == 200
+
+
+async def test_an_unconfigured_thumbnails_role_is_not_a_health_check(
+    bird_images: ImagesClient,
+) -> None:
+    async with bird_images(thumbnails_url=None, redis_url=None, unsplash_access_key=None) as client:
+        health = (await client.get("/health")).json()
+    assert "thumbnails" not in health["checks"]
