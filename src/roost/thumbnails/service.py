@@ -24,7 +24,18 @@ from typing import Any, cast
 import dramatiq
 import orjson
 import structlog
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -425,36 +436,37 @@ _CLAIM = (
     )
 )
 _STATUS_OF = select(_images.c.status).where(_images.c.id == bindparam("image_id"))
-_DONE = (
-    update(_images)
-    .where(_NOT_FINAL)
-    .values(
-        status="done",
-        content_hash=bindparam("content_hash"),
-        source_bytes=bindparam("source_bytes"),
-        source_format=bindparam("source_format"),
-        width=bindparam("width"),
-        height=bindparam("height"),
-        thumbnails=bindparam("thumbnails"),
-        error=None,
-        finished_at=func.now(),
-        updated_at=func.now(),
+
+
+def _into_final(status: str, *returning: ColumnElement[Any], **values: Any) -> Update:
+    """The conditional move into a final status: it happens once, whatever the deliveries."""
+    return (
+        update(_images)
+        .where(_NOT_FINAL)
+        .values(
+            status=status,
+            content_hash=bindparam("content_hash"),
+            source_bytes=bindparam("source_bytes"),
+            finished_at=func.now(),
+            updated_at=func.now(),
+            **values,
+        )
+        .returning(*returning)
     )
-    .returning(_images.c.created_at, _images.c.finished_at)
+
+
+_DONE = _into_final(
+    "done",
+    _images.c.created_at,
+    _images.c.finished_at,
+    source_format=bindparam("source_format"),
+    width=bindparam("width"),
+    height=bindparam("height"),
+    thumbnails=bindparam("thumbnails"),
+    error=None,
 )
-_REJECTED = (
-    update(_images)
-    .where(_NOT_FINAL)
-    .values(
-        status="rejected",
-        rejection_reason=bindparam("reason"),
-        error=bindparam("message"),
-        content_hash=bindparam("content_hash"),
-        source_bytes=bindparam("source_bytes"),
-        finished_at=func.now(),
-        updated_at=func.now(),
-    )
-    .returning(_images.c.id)
+_REJECTED = _into_final(
+    "rejected", _images.c.id, rejection_reason=bindparam("reason"), error=bindparam("message")
 )
 
 
