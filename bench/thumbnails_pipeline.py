@@ -5,7 +5,7 @@ data), file storage, one ``roost serve thumbnails`` process and N ``roost worker
 all with their default settings. Sources go in over HTTP as multipart uploads; an image counts
 once its record says ``done``.
 
-- throughput: bursts of uploads per source size (3 by default), counted in images per
+- throughput: bursts of uploads per source size (5 by default), counted in images per
   CPU-second, like the in-process imaging rate (sources per CPU-second of one process) it is
   compared with. That rate is measured again right before and after each burst and averaged,
   and the median ratio over the bursts is reported: on a shared machine the CPU-second itself
@@ -79,7 +79,7 @@ def plan_for(*, quick: bool, workers: int | None) -> PipelinePlan:
     count = workers or max(1, min(os.cpu_count() or 1, 4))
     if quick:
         return PipelinePlan(count, {"1080p": 12, "12MP": 6}, 1, 5.0, 3.0, "12MP")
-    return PipelinePlan(count, {"1080p": 150, "12MP": 60}, 3, 5.0, 30.0, "12MP")
+    return PipelinePlan(count, {"1080p": 150, "12MP": 60}, 5, 5.0, 30.0, "12MP")
 
 
 def run_pipeline_bench(
