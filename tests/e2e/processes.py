@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +150,19 @@ def stop_roles(roles: dict[str, Role]) -> None:
         role.stop()
 
 
+@contextlib.contextmanager
+def migrated_roles(
+    env: dict[str, str], ports: dict[str, int], log_dir: Path
+) -> Iterator[dict[str, Role]]:
+    """``roost migrate``, then the roles, ready; all of them stopped afterwards."""
+    migrate(env)
+    roles = start_roles(env, ports, log_dir)
+    try:
+        yield roles
+    finally:
+        stop_roles(roles)
+
+
 def free_port_offset(*ports: int) -> int:
     """A `roost up --port-offset` under which every one of ``ports`` is free on loopback."""
     for _ in range(50):
@@ -166,16 +181,52 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    """Until ``url``/readyz answers 200; fails with the log's tail if ``process`` exits first."""
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 90,
+    tail: Callable[[], str] | None = None,
+) -> None:
+    """Until ``url``/readyz answers 200; fails with the log's tail (or what ``tail`` returns)
+    if ``process`` exits first."""
+
+    def describe() -> str:
+        return tail() if tail is not None else log.read_text()[-3000:]
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"roost exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"roost exited with {process.returncode}:\n{describe()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    pytest.fail(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"{url} not ready after {timeout}s:\n{describe()}")
+
+
+def start_roost_up(data_dir: Path, offset: int, log: Path, roles: str) -> subprocess.Popen[bytes]:
+    """``roost up`` as the README runs it (no ``ROOST_*`` variables), in a session of its own so
+    that a stuck one can be killed with everything it started."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    command = [*ROOST, "up", "--data-dir", str(data_dir), "--port-offset", str(offset)]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [*command, "--roles", roles],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop_roost_up(process: subprocess.Popen[bytes]) -> int:
+    """SIGINT, what Ctrl-C does; its exit code. Kills the whole session if it hangs."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise

@@ -23,9 +23,7 @@ from tests.e2e.processes import (
     BIRD_ROLES,
     Role,
     birds_environment,
-    migrate,
-    start_roles,
-    stop_roles,
+    migrated_roles,
 )
 
 pytestmark = pytest.mark.e2e
@@ -51,12 +49,8 @@ def roles(
         ROOST_BROKER_URL=redis_url,
         ROOST_BROKER_NAMESPACE=f"e2e{uuid.uuid4().hex[:10]}",
     )
-    migrate(env)
-    running = start_roles(env, ports, tmp)
-    try:
+    with migrated_roles(env, ports, tmp) as running:
         yield running
-    finally:
-        stop_roles(running)
 
 
 def random_bird(client: httpx.Client, frontend: str) -> dict[str, Any]:

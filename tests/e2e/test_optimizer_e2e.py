@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.processes import free_port_offset, wait_ready
+from tests.e2e.processes import ROOST, free_port_offset, start_roost_up, stop_roost_up, wait_ready
 
 pytestmark = pytest.mark.e2e
-
-ROOST = [sys.executable, "-m", "roost"]
 
 
 def test_roost_up_optimizer_passes_smoke_and_runs_queue_jobs(tmp_path: Path) -> None:
@@ -23,16 +18,7 @@ def test_roost_up_optimizer_passes_smoke_and_runs_queue_jobs(tmp_path: Path) -> 
     url = f"http://127.0.0.1:{8002 + offset}"
     worker_url = f"http://127.0.0.1:{9101 + offset}"
     log = tmp_path / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
-    command = [*ROOST, "up", "--data-dir", str(tmp_path / "data"), "--port-offset", str(offset)]
-    with log.open("ab") as out:
-        platform = subprocess.Popen(
-            [*command, "--roles", "optimizer"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+    platform = start_roost_up(tmp_path / "data", offset, log, "optimizer")
     try:
         wait_ready(url, platform, log)
         smoke = subprocess.run([*ROOST, "smoke", url], capture_output=True, text=True, timeout=60)
@@ -62,10 +48,5 @@ def test_roost_up_optimizer_passes_smoke_and_runs_queue_jobs(tmp_path: Path) -> 
         assert body["status"] == "done", (body, (tmp_path / "data/logs/worker.log").read_text())
         assert [round(sum(s["allocation"].values())) for s in body["scenarios"]] == [1e5, 3e5]
     finally:
-        platform.send_signal(signal.SIGINT)
-        try:
-            code = platform.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(platform.pid, signal.SIGKILL)
-            raise
+        code = stop_roost_up(platform)
     assert code == 0, log.read_text()[-3000:]

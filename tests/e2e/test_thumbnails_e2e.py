@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,9 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 from prometheus_client.parser import text_string_to_metric_families
-from tests.e2e.processes import free_port_offset
+from tests.e2e.processes import ROOST, free_port_offset, start_roost_up, stop_roost_up, wait_ready
 
 pytestmark = pytest.mark.e2e
-
-ROOST = [sys.executable, "-m", "roost"]
 DEFAULT_SIZES = ("150", "300", "600")
 
 
@@ -60,30 +57,10 @@ class Platform:
     def start(cls, tmp_path: Path) -> Platform:
         offset = free_port_offset(8001, 9101)
         data_dir, log = tmp_path / "data", tmp_path / "up.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
-        command = [*ROOST, "up", "--data-dir", str(data_dir), "--port-offset", str(offset)]
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [*command, "--roles", "thumbnails"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        return cls(process, data_dir, log, offset)
+        return cls(start_roost_up(data_dir, offset, log, "thumbnails"), data_dir, log, offset)
 
     def wait_ready(self, url: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"roost up exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"{url} not ready after {timeout}s:\n{self.log_tail()}")
+        wait_ready(url, self.process, self.log, timeout, tail=self.log_tail)
 
     def worker_pid(self) -> int:
         """The `roost worker` process serving this platform (found by its health port)."""
@@ -98,12 +75,7 @@ class Platform:
         raise AssertionError(f"no worker process:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            self.exit_code = self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            raise
+        self.exit_code = stop_roost_up(self.process)
 
     def log_tail(self) -> str:
         worker_log = self.data_dir / "logs" / "worker.log"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
-from tests.e2e.processes import Role, birds_environment, migrate, start_roles, stop_roles
+from tests.e2e.processes import Role, birds_environment, migrated_roles
 from tests.prerequisites import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -49,12 +49,8 @@ def bird_roles(
         client.flushdb()
     tmp = tmp_path_factory.mktemp("birds-page")
     env, ports = birds_environment(fresh_database_url("roost_birds_page"), page_redis, tmp)
-    migrate(env)
-    roles = start_roles(env, ports, tmp)
-    try:
+    with migrated_roles(env, ports, tmp) as roles:
         yield roles
-    finally:
-        stop_roles(roles)
 
 
 @pytest.fixture
