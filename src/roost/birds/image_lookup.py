@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import httpx
 import structlog
 from pydantic import ValidationError
 
 from roost.birds.metrics import BIRD_IMAGE_LOOKUPS
 from roost.birds.schemas import ImageAnswer
-from roost.core.upstream import UpstreamClient, UpstreamUnavailable
+from roost.core.upstream import LivenessProbe, UpstreamClient, UpstreamUnavailable
 
 log = structlog.get_logger("roost.birds.images")
 
 UPSTREAM_NAME = "bird-images"
 UNAVAILABLE = "unavailable"
 PLACEHOLDER_ATTRIBUTION = "Placeholder drawn by Roost"
-_PING_TIMEOUT_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ class ImageLookup:
     def __init__(self, client: UpstreamClient, base_url: str) -> None:
         self._client = client
         self.base_url = base_url
-        self._ping_client = httpx.AsyncClient(base_url=base_url, timeout=_PING_TIMEOUT_SECONDS)
+        self.ping = LivenessProbe(base_url)
 
     @property
     def client(self) -> UpstreamClient:
@@ -65,7 +63,7 @@ class ImageLookup:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        await self._ping_client.aclose()
+        await self.ping.aclose()
 
     async def image_for(self, slug: str, photo_id: str | None = None) -> BirdImage:
         """``slug``'s picture; ``photo_id`` is the bird's uploaded photo in the thumbnails
@@ -73,11 +71,6 @@ class ImageLookup:
         image = await self._ask(slug, photo_id)
         BIRD_IMAGE_LOOKUPS.labels(image.source if image.available else UNAVAILABLE).inc()
         return image
-
-    async def ping(self) -> None:
-        """Health check: a plain call that neither waits on nor moves the circuit breaker."""
-        response = await self._ping_client.get("/healthz")
-        response.raise_for_status()
 
     async def _ask(self, slug: str, photo_id: str | None) -> BirdImage:
         params = {"photo_id": photo_id} if photo_id else None

@@ -23,6 +23,23 @@ from roost.core.context import current_request_id
 from roost.core.metrics import CIRCUIT_BREAKER_STATE, UPSTREAM_REQUEST_DURATION
 
 
+class LivenessProbe:
+    """A health check on another role: its ``/healthz`` answers 2xx within ``timeout_seconds``.
+
+    A plain client of its own, so that a probe neither waits on nor moves the circuit breaker of
+    the calls that do the work."""
+
+    def __init__(self, base_url: str, timeout_seconds: float = 0.5) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_seconds)
+
+    async def __call__(self) -> None:
+        response = await self._client.get("/healthz")
+        response.raise_for_status()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
 class BreakerState(IntEnum):
     CLOSED = 0
     HALF_OPEN = 1

@@ -24,7 +24,12 @@ from enum import Enum
 import httpx
 import structlog
 
-from roost.core.upstream import CircuitBreaker, UpstreamClient, UpstreamUnavailable
+from roost.core.upstream import (
+    CircuitBreaker,
+    LivenessProbe,
+    UpstreamClient,
+    UpstreamUnavailable,
+)
 
 log = structlog.get_logger("roost.birds.images")
 
@@ -35,7 +40,6 @@ SERVED_TYPES = frozenset({"image/jpeg", "image/webp", "image/png"})
 # A thumbnail, not an archive original; also under the frontend proxy's cap.
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 FETCH_BUDGET_SECONDS = 3.0
-PING_TIMEOUT_SECONDS = 0.5
 _ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e]{1,128}"')
 
 
@@ -93,17 +97,12 @@ class UploadedPhotos:
         self._files = UpstreamClient(
             UPSTREAM_NAME, base_url, budget_seconds=FETCH_BUDGET_SECONDS, retries=1, breaker=breaker
         )
-        self._ping_client = httpx.AsyncClient(base_url=base_url, timeout=PING_TIMEOUT_SECONDS)
+        self.ping = LivenessProbe(base_url)
 
     async def aclose(self) -> None:
         await self._status.aclose()
         await self._files.aclose()
-        await self._ping_client.aclose()
-
-    async def ping(self) -> None:
-        """Health check: a plain call that neither waits on nor moves the circuit breaker."""
-        response = await self._ping_client.get("/healthz")
-        response.raise_for_status()
+        await self.ping.aclose()
 
     async def state(self, photo_id: uuid.UUID) -> PhotoState:
         """Whether the pipeline has the photo ready to show; never raises."""
