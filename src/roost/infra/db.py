@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -69,16 +69,23 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-@asynccontextmanager
-async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session in a transaction: commit on success, roll back on error, 503 on outage."""
+@contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    """A Postgres outage inside the block becomes :class:`DependencyUnavailable` (a 503)."""
     try:
-        async with sessions() as session, session.begin():
-            yield session
+        yield
     except Exception as exc:
         if is_unavailable(exc):
             raise DependencyUnavailable("postgres") from exc
         raise
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction: commit on success, roll back on error, 503 on outage."""
+    with _outage_as_unavailable():
+        async with sessions() as session, session.begin():
+            yield session
 
 
 AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
@@ -92,11 +99,7 @@ async def single_statements(
     COMMIT around it. Only for statements that are atomic by themselves (a conditional
     ``UPDATE … RETURNING``); 503 on outage. The connection's isolation level is restored when
     it goes back to the pool."""
-    try:
+    with _outage_as_unavailable():
         async with sessions() as session:
             await session.connection(execution_options=AUTOCOMMIT)
             yield session
-    except Exception as exc:
-        if is_unavailable(exc):
-            raise DependencyUnavailable("postgres") from exc
-        raise
