@@ -139,7 +139,8 @@ def up(
     roles: Annotated[str | None, typer.Option(help="Comma-separated roles (default: all)")] = None,
 ) -> None:
     """Start the whole platform on embedded Postgres and Redis (or the URLs you configure)."""
-    from roost.platform import Platform
+    from roost.infra.local_guard import DataDirInUse
+    from roost.platform import Platform, PortsBusy
 
     settings = settings_or_exit(**({"data_dir": data_dir} if data_dir else {}))
     selected = [r.strip() for r in roles.split(",")] if roles else None
@@ -147,7 +148,7 @@ def up(
         Platform(
             settings, host=host, port_offset=port_offset, roles=selected, console=console
         ).run()
-    except ValueError as error:
+    except (ValueError, DataDirInUse, PortsBusy) as error:
         fail(str(error))
 
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from roost.core.settings import ROLE_PORTS, Settings
 from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from roost.infra.local_guard import DataDirLock, busy_ports
 from roost.infra.runtime import clear_runtime, write_runtime
 from roost.roles import api_roles, prepare_database
 
@@ -29,11 +31,42 @@ STOP_TIMEOUT_SECONDS = 25
 # Roles whose jobs need `roost worker` running next to them.
 QUEUE_ROLES = frozenset({"thumbnails", "optimizer"})
 READY_TIMEOUT_SECONDS = 60
+# A role that fails this often within the window is given up on, not restarted for ever.
+CRASH_LIMIT = 5
+CRASH_WINDOW_SECONDS = 60.0
+LOG_LINES_ON_GIVE_UP = 20
 SERVICE_URL_VARIABLES = {
     "ROOST_BIRD_IMAGES_URL": "bird-images",
     "ROOST_BIRDS_API_URL": "birds",
     "ROOST_THUMBNAILS_URL": "thumbnails",
 }
+
+
+class PortsBusy(Exception):
+    """A port ``roost up`` needs is taken; nothing has been started."""
+
+
+@dataclass
+class CrashLoop:
+    """Restart backoff for one role, and when to stop restarting it."""
+
+    limit: int = CRASH_LIMIT
+    window: float = CRASH_WINDOW_SECONDS
+    failures: deque[float] = field(default_factory=deque)
+
+    def record(self, now: float) -> None:
+        self.failures.append(now)
+        while self.failures and now - self.failures[0] > self.window:
+            self.failures.popleft()
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.failures) >= self.limit
+
+    @property
+    def backoff_seconds(self) -> float:
+        """0.5 s after the first failure in the window, doubling, at most 8 s."""
+        return float(min(8.0, 0.5 * 2 ** max(0, len(self.failures) - 1)))
 
 
 @dataclass
@@ -45,6 +78,9 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
+    crashes: CrashLoop = field(default_factory=CrashLoop)
+    restart_at: float | None = None
+    given_up: bool = False
 
 
 @dataclass
@@ -59,31 +95,46 @@ class Platform:
     def run(self) -> None:
         roles = self._selected_roles()
         data_dir = self.settings.data_dir.resolve()
+        with DataDirLock(data_dir):
+            self._run_locked(roles, data_dir)
+
+    def _run_locked(self, roles: list[str], data_dir: Path) -> None:
+        children = [self._child(role, data_dir) for role in roles]
+        if QUEUE_ROLES.intersection(roles):
+            children.append(self._worker_child(data_dir))
+        self._refuse_busy_ports(children)
         postgres = EmbeddedPostgres(data_dir / "postgres")
         redis = EmbeddedRedis(data_dir / "redis", port=free_port())
-        children: list[Child] = []
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
+        started: list[Child] = []
         try:
             urls = self._start_backends(data_dir, postgres, redis)
             write_runtime(data_dir, urls)
             self.console.print("applying migrations…")
             prepare_database(self.settings, urls["database_url"])
             env = self._child_env(urls, data_dir)
-            children = [self._child(role, data_dir) for role in roles]
-            if QUEUE_ROLES.intersection(roles):
-                children.append(self._worker_child(data_dir))
             for child in children:
                 self._spawn(child, env)
+                started.append(child)
             self._print_urls(children, urls)
             self._wait_until_ready(children)
             self._supervise(children, env)
         finally:
-            self._stop_children(children)
+            self._stop_children(started)
             redis.stop()
             postgres.stop()
             clear_runtime(data_dir)
             self.console.print("[green]stopped[/green]")
+
+    def _refuse_busy_ports(self, children: list[Child]) -> None:
+        busy = busy_ports(self.host, [c.port for c in children if c.port is not None])
+        if busy:
+            lines = "\n".join(f"  {port.describe()}" for port in busy)
+            raise PortsBusy(
+                f"cannot start: {len(busy)} port(s) already taken (another `roost up`?)\n"
+                f"{lines}\nstop what holds them, or pass --port-offset (e.g. --port-offset 100)"
+            )
 
     def _selected_roles(self) -> list[str]:
         available = api_roles()
@@ -191,21 +242,42 @@ class Platform:
             self.console.print("[bold green]ready[/bold green] — Ctrl-C stops everything")
 
     def _supervise(self, children: list[Child], env: dict[str, str]) -> None:
-        while not self._stopping:
+        """Restart roles that exit, until stopped or until every role has been given up on."""
+        while not self._stopping and not all(child.given_up for child in children):
+            now = time.monotonic()
             for child in children:
+                if child.given_up or self._stopping:
+                    continue
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.restart_at = None
+                        self._spawn(child, env)
+                    continue
                 assert child.process is not None
                 code = child.process.poll()
-                if code is None or self._stopping:
-                    continue
-                child.restarts += 1
-                self.console.print(
-                    f"[red]{child.role} exited with {code}[/red]; restarting "
-                    f"(restart #{child.restarts}, see {child.log_path})"
-                )
-                # Back off a crash loop instead of spinning.
-                time.sleep(min(child.restarts, 10) * 0.5)
-                self._spawn(child, env)
+                if code is not None:
+                    self._on_exit(child, code, now)
             time.sleep(0.2)
+
+    def _on_exit(self, child: Child, code: int, now: float) -> None:
+        child.crashes.record(now)
+        if child.crashes.exhausted:
+            child.given_up = True
+            self.console.print(
+                f"[red]{child.role} exited with {code} {child.crashes.limit} times within "
+                f"{child.crashes.window:g}s; giving up on it[/red] (the other roles keep "
+                f"running). Last lines of {child.log_path}:"
+            )
+            self.console.print(last_lines(child.log_path, LOG_LINES_ON_GIVE_UP), markup=False)
+            return
+        child.restarts += 1
+        delay = child.crashes.backoff_seconds
+        self.console.print(
+            f"[red]{child.role} exited with {code}[/red]; restarting in {delay:g}s "
+            f"(restart #{child.restarts}, see {child.log_path})"
+        )
+        # Not a sleep here: the other roles stay supervised while this one waits.
+        child.restart_at = now + delay
 
     def _stop_children(self, children: list[Child]) -> None:
         running = [c for c in children if c.process is not None and c.process.poll() is None]
@@ -220,3 +292,11 @@ class Platform:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+
+
+def last_lines(path: Path, count: int) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"({path} cannot be read)"
+    return "\n".join(lines[-count:])
