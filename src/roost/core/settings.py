@@ -21,6 +21,7 @@ class Environment(StrEnum):
 
 
 ROLE_PORTS: dict[str, int] = {
+    "console": 8080,
     "kv": 8000,
     "thumbnails": 8001,
     "optimizer": 8002,
@@ -150,6 +151,9 @@ class Settings(BaseSettings):
     # Birds: where each service finds the one it calls. Unset means the same host's default
     # port (``roost up`` fills them in with its port offset).
     bird_images_url: str | None = None  # birds API -> bird image service
+    # Origin of the absolute URLs the classic `GET /?birdName=` answers with
+    # (https://images.example.com); unset means the origin the request came in on.
+    bird_images_public_url: str | None = None
     birds_api_url: str | None = None  # frontend /api proxy -> birds API
     thumbnails_url: str | None = None  # birds admin photo upload -> thumbnails API
     # The birds API waits this long for an image URL before answering with a placeholder.
@@ -172,6 +176,20 @@ class Settings(BaseSettings):
     # Frontend's same-origin proxy (/api -> birds API, /media -> bird image service).
     frontend_proxy_timeout_seconds: float = Field(5.0, gt=0, le=60)
     frontend_proxy_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+
+    # Operator console: where it finds the roles it shows (with thumbnails_url, birds_api_url
+    # and bird_images_url above). Unset means the same host's default port; `roost up` fills
+    # them in with its port offset.
+    kv_url: str | None = None
+    optimizer_url: str | None = None
+    frontend_url: str | None = None
+    worker_url: str | None = None  # the worker's health server (/health, /metrics)
+    # Each role's /health and /metrics are sampled this often and kept this long, in memory.
+    console_sample_seconds: float = Field(3.0, ge=0.5, le=60)
+    console_history_seconds: int = Field(900, ge=60, le=6 * 3600)
+    console_session_seconds: int = Field(8 * 3600, ge=60, le=7 * 86_400)
+    # An operator action (an upload, an optimization) may take this long at the role.
+    console_action_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
     @field_validator(
         "cors_origins",
@@ -215,7 +233,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a file:// or s3:// URL")
         return value
 
-    @field_validator("bird_images_url", "birds_api_url", "thumbnails_url", "unsplash_api_url")
+    @field_validator(
+        "bird_images_url",
+        "bird_images_public_url",
+        "birds_api_url",
+        "thumbnails_url",
+        "unsplash_api_url",
+    )
     @classmethod
     def _http_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -1,17 +1,22 @@
-"""HTTP routes of the bird image service: the image lookup and the ``/media`` files."""
+"""HTTP routes of the bird image service: the image lookup (ours and the original clients'
+``GET /?birdName=``) and the ``/media`` files."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urljoin
 
+import orjson
 import structlog
 from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from roost.birds.images.media import (
     IMMUTABLE,
     MediaFile,
     placeholder_file,
+    placeholder_url,
     slug_of_file,
 )
 from roost.birds.images.names import InvalidBirdName, parse_bird_name
@@ -44,6 +49,54 @@ PhotoIdQuery = Annotated[
     str | None,
     Query(max_length=64, description="The bird's photo in the thumbnails pipeline (a UUID)"),
 ]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+
+
+# The original clients read the body as one JSON string: the image URL, absolute.
+CLASSIC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The image URL as a JSON string; the placeholder's for an unknown name",
+        "content": {"application/json": {"schema": {"type": "string", "format": "uri"}}},
+    },
+    422: {"description": "`birdName` longer than the limit", "model": ErrorEnvelope},
+    429: {"description": "Too many requests from this client", "model": ErrorEnvelope},
+}
+# What an empty or malformed name gets: a placeholder reading "Unknown bird".
+UNKNOWN_BIRD_SLUG = "unknown-bird"
+ClassicNameQuery = Annotated[
+    str | None,
+    Query(alias="birdName", max_length=1024, description="The bird's name, e.g. Northern Cardinal"),
+]
+
+
+@router.get(
+    "/",
+    summary="A bird's image URL as a JSON string (the original clients' contract)",
+    response_model=str,
+    responses=CLASSIC_RESPONSES,
+)
+async def classic_image_url(request: Request, bird_name: ClassicNameQuery = None) -> Response:
+    try:
+        bird = parse_bird_name(bird_name or "")
+    except InvalidBirdName:
+        url, cache_control = placeholder_url(UNKNOWN_BIRD_SLUG), PLACEHOLDER_CACHE_CONTROL
+    else:
+        url = (await resolve_image(sources_of(request), bird)).url
+        cache_control = ANSWER_CACHE_CONTROL
+    return Response(
+        orjson.dumps(urljoin(_public_origin(request), url)),
+        media_type="application/json",
+        headers={"Cache-Control": cache_control},
+    )
 
 
 @router.get("/api/v1/images/{name}", summary="The picture to show for a bird")
@@ -135,6 +188,13 @@ async def uploaded_photo(
     if fetched.status == 304:
         return Response(status_code=304, headers=headers)
     return Response(fetched.data, media_type=fetched.content_type, headers=headers)
+
+
+def _public_origin(request: Request) -> str:
+    """Where clients reach ``/media``: the configured origin, else the request's own (its
+    scheme from X-Forwarded-Proto when a trusted proxy terminated TLS)."""
+    configured: str | None = request.app.state.settings.bird_images_public_url
+    return (configured + "/") if configured is not None else str(request.base_url)
 
 
 def _media_response(found: MediaFile, cache_control: str, if_none_match: str | None) -> Response:
