@@ -283,11 +283,31 @@ def loadtest(
 def smoke(
     base_url: Annotated[str, typer.Argument(help="e.g. http://127.0.0.1:8000")],
     timeout: Annotated[float, typer.Option(help="Seconds per request")] = 5.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ROOST_SMOKE_API_KEY",
+            help="API key with the admin scope: checks the authenticated routes too",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ROOST_SMOKE_TOKEN",
+            help="JWT with the admin scope (instead of an API key)",
+        ),
+    ] = None,
 ) -> None:
-    """Check a running role end to end; exits non-zero on the first failed check."""
-    from roost.smoke import run_smoke
+    """Check a running role end to end; exits non-zero if any check failed."""
+    from roost.smoke import Credentials, run_smoke
 
-    failures = run_smoke(base_url.rstrip("/"), timeout=timeout, console=console)
+    try:
+        credentials = Credentials(api_key=api_key, token=token)
+    except ValueError as error:
+        fail(str(error))
+    failures = run_smoke(
+        base_url.rstrip("/"), timeout=timeout, console=console, credentials=credentials
+    )
     sys.exit(1 if failures else 0)
 
 

@@ -1,27 +1,63 @@
 """``roost smoke <url>``: the checks an operator runs after a deploy, over plain HTTP.
 
-The role is read from ``/health``; every role gets the shared checks, then its own.
+The role is read from ``/health``; every role gets the shared checks, then its own. With
+credentials (an API key or a JWT holding the ``admin`` scope) the authenticated routes are
+checked too; without them those checks are skipped, and a role that answers nothing useful
+anonymously (the optimizer in production) fails with one line saying it requires auth.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
+
+AUTH_HINT = "pass --api-key or --token (ROOST_SMOKE_API_KEY / ROOST_SMOKE_TOKEN)"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What ``--api-key`` / ``--token`` gave; an empty value (an unset CI secret) is none."""
+
+    api_key: str | None = None
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.api_key and self.token:
+            raise ValueError("pass either --api-key or --token, not both")
+
+    @property
+    def given(self) -> bool:
+        return bool(self.api_key or self.token)
+
+    def headers(self) -> dict[str, str]:
+        if self.api_key:
+            return {"X-API-Key": self.api_key}
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {}
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
     run: Callable[[httpx.Client], None]
+    # Runs only with credentials: the route needs the admin scope in every environment.
+    authenticated: bool = False
 
 
 class SmokeFailure(Exception):
     pass
+
+
+def auth_required_message(role: str) -> str:
+    return f"{role} requires auth: {AUTH_HINT}"
 
 
 def expect_status(response: httpx.Response, *allowed: int) -> None:
@@ -130,11 +166,18 @@ def thumbnails_checks(wait_seconds: float = 20.0) -> list[Check]:
         expect_status(client.get(f"/api/v1/images/{uuid.uuid4()}"), 404)
         expect_status(client.get("/api/v1/images/not-an-id"), 400)
 
+    def dead_letters(client: httpx.Client) -> None:
+        response = client.get("/api/v1/dead-letters", params={"limit": 1})
+        expect_status(response, 200)
+        if not isinstance(response.json().get("items"), list):
+            raise SmokeFailure(f"dead letters answered {response.text[:200]}")
+
     return [
         Check("thumbnails upload -> 202", upload),
         Check("thumbnails image reaches done", processed),
         Check("thumbnails thumbnail bytes, ETag, 304", thumbnail),
         Check("thumbnails bad input -> 4xx JSON", bad_uploads),
+        Check("thumbnails admin: dead letters readable", dead_letters, authenticated=True),
     ]
 
 
@@ -148,23 +191,49 @@ def _smoke_png() -> bytes:
     return buffer.getvalue()
 
 
-CLASSIC_OPTIMIZE = {"budget": {"tv": 100000, "digital": 200000}, "constraints": {"total": 300000}}
+@dataclass(frozen=True)
+class Spend:
+    """An optimize request: spend ``total`` across the channels of ``budget``."""
+
+    budget: dict[str, float]
+    total: float
+    model: str | None = None  # None: the optimizer's default model
+
+    def body(self) -> dict[str, Any]:
+        named = {"model": self.model} if self.model is not None else {}
+        return named | {"budget": self.budget, "constraints": {"total": self.total}}
+
+
+CLASSIC_SPEND = Spend({"tv": 100000.0, "digital": 200000.0}, 300000.0)
+SPEND_PER_CHANNEL = 1000.0
+
+
+def optimizer_requires_auth(client: httpx.Client) -> bool:
+    """True when the optimizer refuses anonymous reads (the default in production)."""
+    return client.get("/api/v1/models", params={"limit": 1}).status_code == 401
 
 
 def optimizer_checks() -> list[Check]:
-    """Models readable (or protected), the classic request answered, bad input refused."""
+    """Models readable, an optimization that spends its total, bad input refused.
 
-    def models(client: httpx.Client) -> None:
-        expect_status(client.get("/api/v1/models"), 200, 401)
+    The classic request uses the default (demo) model, which production does not seed; there
+    the first registered model with an active version is optimised instead.
+    """
+    models: list[dict[str, Any]] = []
 
-    def classic(client: httpx.Client) -> None:
-        response = client.post("/api/v1/optimize", json=CLASSIC_OPTIMIZE)
+    def list_models(client: httpx.Client) -> None:
+        response = client.get("/api/v1/models")
         expect_status(response, 200)
-        allocation = response.json().get("allocation") or {}
-        total = float(CLASSIC_OPTIMIZE["constraints"]["total"])
-        spent = sum(float(value) for value in allocation.values())
-        if set(allocation) != {"tv", "digital"} or abs(spent - total) > 1e-6 * total:
-            raise SmokeFailure(f"allocation {allocation} does not spend the total {total:g}")
+        models.extend(response.json()["items"])
+
+    def optimize(client: httpx.Client) -> None:
+        spend = CLASSIC_SPEND
+        response = client.post("/api/v1/optimize", json=spend.body())
+        if error_code(response) == "unknown_model":  # no default model: use a registered one
+            spend = spend_for_first_active(models)
+            response = client.post("/api/v1/optimize", json=spend.body())
+        expect_status(response, 200)
+        assert_spends_total(spend, response.json().get("allocation") or {})
 
     def bad_input(client: httpx.Client) -> None:
         response = client.post("/api/v1/optimize", json={"budget": {"tv": -1}})
@@ -173,10 +242,37 @@ def optimizer_checks() -> list[Check]:
             raise SmokeFailure("422 is not the JSON error envelope")
 
     return [
-        Check("optimizer GET /api/v1/models -> 200/401", models),
-        Check("optimizer classic optimize spends the total", classic),
+        Check("optimizer GET /api/v1/models -> 200", list_models),
+        Check("optimizer classic optimize spends the total", optimize),
         Check("optimizer bad input -> 422 JSON", bad_input),
     ]
+
+
+def spend_for_first_active(models: Sequence[Mapping[str, Any]]) -> Spend:
+    """The same amount on every channel of the first model with an active version."""
+    active = [model for model in models if model.get("active_version")]
+    if not active:
+        raise SmokeFailure(
+            "no model with an active version to optimise: register one (POST /api/v1/models) "
+            "or set ROOST_OPTIMIZER_SEED_DEMO=true"
+        )
+    channels = [str(channel) for channel in active[0]["channels"]]
+    budget = dict.fromkeys(channels, SPEND_PER_CHANNEL)
+    return Spend(budget, SPEND_PER_CHANNEL * len(channels), model=str(active[0]["name"]))
+
+
+def error_code(response: httpx.Response) -> str | None:
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return str(code)
+
+
+def assert_spends_total(spend: Spend, allocation: dict[str, Any]) -> None:
+    spent = sum(float(value) for value in allocation.values())
+    if set(allocation) != set(spend.budget) or abs(spent - spend.total) > 1e-6 * spend.total:
+        raise SmokeFailure(f"allocation {allocation} does not spend the total {spend.total:g}")
 
 
 def birds_checks() -> list[Check]:
@@ -205,10 +301,23 @@ def birds_checks() -> list[Check]:
         if "error" not in response.json():
             raise SmokeFailure("404 is not the JSON error envelope")
 
+    def admin_accepted(client: httpx.Client) -> None:
+        # The catalog has no admin read: deleting an id no bird has proves the credentials
+        # hold the admin scope (401/403 otherwise) and changes nothing.
+        response = client.delete(f"/api/v1/birds/{uuid.uuid4()}")
+        expect_status(response, 404)
+        if "error" not in response.json():
+            raise SmokeFailure("404 is not the JSON error envelope")
+
     return [
         Check("birds classic GET / -> name, description, image", classic),
         Check("birds random twice -> two different birds", random_differs),
         Check("birds unknown slug -> 404 JSON", unknown_bird),
+        Check(
+            "birds admin: credentials accepted (delete of no bird -> 404)",
+            admin_accepted,
+            authenticated=True,
+        ),
     ]
 
 
@@ -288,25 +397,63 @@ ROLE_CHECKS: dict[str, Callable[[], list[Check]]] = {
     "bird-images": bird_images_checks,
     "frontend": frontend_checks,
 }
+# Roles whose own checks need credentials when the probe says so (asked only without them).
+AUTH_PROBES: dict[str, Callable[[httpx.Client], bool]] = {"optimizer": optimizer_requires_auth}
 
 
-def run_smoke(base_url: str, *, timeout: float, console: Console) -> list[str]:
+@dataclass(frozen=True)
+class Plan:
+    """What a smoke run does against one role."""
+
+    checks: list[Check]
+    skipped: list[Check]  # authenticated checks, without credentials
+    refusal: str | None = None  # the role needs credentials that were not given
+
+
+def plan_checks(role: str, *, has_credentials: bool, auth_required: bool) -> Plan:
+    own = ROLE_CHECKS.get(role, list)()
+    if auth_required and not has_credentials:
+        return Plan(shared_checks(), [], auth_required_message(role))
+    wanted = [check for check in own if has_credentials or not check.authenticated]
+    skipped = [check for check in own if check.authenticated and not has_credentials]
+    return Plan(shared_checks() + wanted, skipped)
+
+
+def run_smoke(
+    base_url: str,
+    *,
+    timeout: float,
+    console: Console,
+    credentials: Credentials | None = None,
+) -> list[str]:
+    credentials = credentials or Credentials()
     failures: list[str] = []
-    with httpx.Client(base_url=base_url, timeout=timeout) as client:
+    passed = 0
+    headers = credentials.headers()
+    with httpx.Client(base_url=base_url, timeout=timeout, headers=headers) as client:
         try:
             role = client.get("/health").json().get("role", "")
+            probe = AUTH_PROBES.get(role)
+            auth_required = not credentials.given and probe is not None and probe(client)
         except (httpx.HTTPError, ValueError) as error:
-            console.print(f"[red]FAIL[/red] cannot reach {base_url}: {error}")
+            console.print(f"[red]FAIL[/red] cannot reach {base_url}: {escape(str(error))}")
             return [str(error)]
-        checks = shared_checks() + ROLE_CHECKS.get(role, list)()
-        console.print(f"smoke-testing {base_url} (role: {role or 'unknown'})")
-        for check in checks:
+        plan = plan_checks(role, has_credentials=credentials.given, auth_required=auth_required)
+        mode = "with credentials" if credentials.given else "without credentials"
+        console.print(f"smoke-testing {base_url} (role: {role or 'unknown'}, {mode})")
+        for check in plan.checks:
             try:
                 check.run(client)
             except (SmokeFailure, httpx.HTTPError, ValueError) as error:
                 failures.append(f"{check.name}: {error}")
-                console.print(f"[red]FAIL[/red] {check.name}: {error}")
+                console.print(f"[red]FAIL[/red] {check.name}: {escape(str(error))}", soft_wrap=True)
             else:
+                passed += 1
                 console.print(f"[green]ok[/green]   {check.name}")
-    console.print(f"{len(checks) - len(failures)} passed, {len(failures)} failed")
+        for check in plan.skipped:
+            console.print(f"[yellow]skip[/yellow] {check.name}: needs credentials", soft_wrap=True)
+        if plan.refusal is not None:
+            failures.append(plan.refusal)
+            console.print(f"[red]FAIL[/red] {plan.refusal}", soft_wrap=True)
+    console.print(f"{passed} passed, {len(failures)} failed, {len(plan.skipped)} skipped")
     return failures
