@@ -14,9 +14,16 @@
 #
 # Needs kubectl (with access to the namespace), python with roost installed (`roost smoke`
 # and ROLE_PORTS), and AWS_ACCOUNT_ID for the staging/prod overlays' placeholder account.
+#
+# Smoke credentials: staging and prod run with ROOST_ENVIRONMENT=production, where the optimizer
+# answers nothing without credentials and the admin routes need the admin scope. `roost smoke`
+# reads ROOST_SMOKE_API_KEY (CD fills it from a GitHub environment secret) or ROOST_SMOKE_TOKEN.
+# When neither is set, the key of the `deploy-smoke` entry of ROOST_API_KEYS in the Secret
+# `roost-secrets` is used (needs `get` on that Secret). No value is ever printed.
 set -euo pipefail
 
 NAMESPACE="${NAMESPACE:-roost}"
+SMOKE_KEY_NAME="${SMOKE_KEY_NAME:-deploy-smoke}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -50,8 +57,31 @@ migrate() {
   fi
 }
 
+# The key of the API key entry named $SMOKE_KEY_NAME ("name:key:scopes", comma-separated).
+smoke_key_from_secret() {
+  kubectl -n "$NAMESPACE" get secret roost-secrets -o jsonpath='{.data.ROOST_API_KEYS}' 2>/dev/null \
+    | base64 -d 2>/dev/null \
+    | tr ',' '\n' \
+    | sed 's/^[[:space:]]*//' \
+    | awk -F: -v name="$SMOKE_KEY_NAME" '$1 == name { print $2; exit }'
+}
+
+smoke_credentials() {
+  if [ -n "${ROOST_SMOKE_API_KEY:-}" ] || [ -n "${ROOST_SMOKE_TOKEN:-}" ]; then
+    return 0
+  fi
+  ROOST_SMOKE_API_KEY="$(smoke_key_from_secret || true)"
+  export ROOST_SMOKE_API_KEY
+  if [ -n "$ROOST_SMOKE_API_KEY" ]; then
+    log "smoke credentials: API key '$SMOKE_KEY_NAME' from secret roost-secrets"
+  else
+    log "no smoke credentials (ROOST_SMOKE_API_KEY, ROOST_SMOKE_TOKEN or '$SMOKE_KEY_NAME' in roost-secrets): roles that require auth will fail"
+  fi
+}
+
 smoke_all() {
   local roles port local_port pid status=0
+  smoke_credentials
   roles="$(python -c 'from roost.core.settings import ROLE_PORTS
 print("\n".join(f"{r} {p}" for r, p in ROLE_PORTS.items() if r != "worker"))')"
   local_port=18000
