@@ -57,6 +57,26 @@ def rabbitmq_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real HTTP S3/SQS endpoint on a free port (moto in server mode), for the session."""
+    from moto.server import ThreadedMotoServer
+
+    from roost.infra.embedded import free_port
+
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(variable, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def fresh_database_url(postgres_url: str) -> Iterator[Callable[[str], str]]:
     """``fresh_database_url(prefix)``: the URL of a new, empty Postgres database.
 

@@ -210,49 +210,77 @@ def _set_maintenance(enabled: bool) -> None:
 
 @app.command()
 def backup(
-    output: Annotated[Path, typer.Option(help="Folder for the archive")] = Path("backups"),
+    to: Annotated[
+        str | None,
+        typer.Option(help="Where to keep it: file:///folder or s3://bucket/prefix"),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option(help="Local folder for the archive, when --to is not given")
+    ] = Path("backups"),
+    keep: Annotated[
+        int | None, typer.Option(min=1, help="Then delete all but the newest N backups there")
+    ] = None,
 ) -> None:
-    """Write Postgres, Redis and local objects into one timestamped .tar.gz."""
+    """Write Postgres, Redis and every object into one archive plus a manifest of checksums."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from roost.infra.backup import create_backup
+    from roost.infra.storage import StorageError
 
     settings = resolved_settings()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
-        task = bar.add_task("starting")
-        report = create_backup(
-            destination=output,
-            database_url=settings.database_url,
-            redis_url=settings.redis_url,
-            storage_url=settings.storage_url,
-            progress=lambda step: bar.update(task, description=step),
-        )
+    target = to if to is not None else output.resolve().as_uri()
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+            task = bar.add_task("starting")
+            report = create_backup(
+                target_url=target,
+                database_url=settings.database_url,
+                redis_url=settings.redis_url,
+                storage_url=settings.storage_url,
+                s3_endpoint_url=settings.s3_endpoint_url,
+                keep=keep,
+                progress=lambda step: bar.update(task, description=step),
+            )
+    except (StorageError, ValueError) as error:
+        fail(f"backup not written: {error}")
     console.print(
-        f"[green]backup written[/green] {report.archive} (postgres: {report.postgres}, "
+        f"[green]backup written[/green] {report.location}/{report.name} "
+        f"({report.archive_bytes} bytes; postgres: {report.postgres}, "
         f"redis keys: {report.redis_keys}, objects: {report.object_files})"
     )
-    for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+    for name in report.pruned:
+        console.print(f"pruned {name}")
 
 
 @app.command()
 def restore(
-    archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A backup .tar.gz")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A backup .tar.gz path, or a file:// / s3:// folder (its newest backup) "
+            "or archive URL"
+        ),
+    ],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
-    """Replace the current data with a backup's (Postgres tables, Redis keys, objects)."""
-    from roost.infra.backup import restore_backup
+    """Replace the current data with a backup's, after checking it against its checksums."""
+    from roost.infra.backup import BackupError, restore_backup
+    from roost.infra.storage import StorageError
 
     if not yes and not typer.confirm("This replaces current data. Continue?", default=False):
         raise typer.Exit(1)
     settings = resolved_settings()
-    manifest = restore_backup(
-        archive,
-        database_url=settings.database_url,
-        redis_url=settings.redis_url,
-        storage_url=settings.storage_url,
-        progress=lambda step: console.print(step),
-    )
+    try:
+        manifest = restore_backup(
+            source,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            storage_url=settings.storage_url,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            progress=lambda step: console.print(step),
+        )
+    except (BackupError, StorageError, ValueError) as error:
+        fail(f"nothing restored: {error}")
     console.print(f"[green]restored[/green] backup taken {manifest.get('created_at')}")
 
 
