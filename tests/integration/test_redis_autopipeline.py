@@ -102,3 +102,33 @@ async def test_a_stalled_server_turns_into_a_timeout_not_a_hang(tmp_path: Path) 
         await pipeline.aclose()
         await client.aclose()
         redis.stop()
+
+
+def test_a_reset_connection_under_uvloop_is_a_503_not_a_crash(redis_url: str) -> None:
+    """uvloop (what `roost serve` runs on) raises RuntimeError on a write to a transport the
+    peer reset; the pipeline must report it as an outage like any other connection failure."""
+    import uvloop
+    from tests.conftest import REDIS_HOST, REDIS_PORT
+    from tests.faultproxy import FaultProxy
+
+    async def scenario(proxy: FaultProxy) -> None:
+        client = create_redis(load_settings(redis_url=f"redis://127.0.0.1:{proxy.port}/9"))
+        pipeline = AutoPipeline(client)
+        try:
+            assert await pipeline.execute("PING") is True
+            proxy.cut()
+            writer = pipeline._connection._writer
+            deadline = time.monotonic() + 5
+            while not writer.is_closing():  # the loop reads the RST and closes the transport
+                assert time.monotonic() < deadline, "the reset never reached the transport"
+                await asyncio.sleep(0.01)
+            with pytest.raises(DependencyUnavailable):
+                await timed("get", pipeline.execute("GET", "k"))
+            proxy.restore()
+            assert await pipeline.execute("PING") is True
+        finally:
+            await pipeline.aclose()
+            await client.aclose()
+
+    with FaultProxy(REDIS_HOST, REDIS_PORT) as proxy:
+        uvloop.run(scenario(proxy))

@@ -127,6 +127,10 @@ class AutoPipeline:
                 error = RedisTimeoutError("timed out reading a pipelined batch")
             elif isinstance(exc, (hiredis.ProtocolError, asyncio.IncompleteReadError)):
                 error = RedisConnectionError(f"broken reply stream: {exc}")
+            elif isinstance(exc, RuntimeError):
+                # uvloop refuses a write to a transport the peer just reset ("the handler is
+                # closed"): a connection failure like any other, found by the Redis-cut drill.
+                error = RedisConnectionError(f"connection closed under the batch: {exc}")
             for _, future in batch:
                 _settle(future, error=error)
 
