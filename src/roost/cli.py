@@ -68,7 +68,9 @@ def version() -> None:
 @app.command()
 def serve(
     role: Annotated[str, typer.Argument(help="kv, thumbnails, optimizer, birds, bird-images, …")],
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    # Loopback on a laptop; the image sets ROOST_HOST=0.0.0.0, so a CMD without --host is
+    # still reachable from outside its container.
+    host: Annotated[str, typer.Option(envvar="ROOST_HOST", help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: the role's port)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
@@ -342,7 +344,7 @@ def smoke(
 @app.command()
 def worker(
     # Probes reach the worker on its pod IP; it serves only health and metrics.
-    host: Annotated[str, typer.Option(help="Interface of the health server")] = "0.0.0.0",
+    host: Annotated[str, typer.Option(help="Interface of the health server")] = "0.0.0.0",  # nosec B104
     port: Annotated[int | None, typer.Option(help="Health server port (default 9101)")] = None,
     threads: Annotated[int | None, typer.Option(min=1, max=64, help="Job threads")] = None,
 ) -> None:
