@@ -43,10 +43,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -283,25 +283,26 @@ def _check_total(total: float) -> float:
 
 
 def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
+    # Only real numbers: float("100") would quietly accept a string, and True is an int.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return float(value)
 
 
 def _check_options(rel_tol: float, max_nodes: int) -> None:
     # Below 1e-12 the relaxation's own rounding would pass for a gap worth branching on.
-    if not 1e-12 <= rel_tol < 1:
+    tolerance = _as_number(rel_tol)
+    if tolerance is None or not 1e-12 <= tolerance < 1:
         raise ConstraintError(
-            f"rel_tol must be in [1e-12, 1), got {rel_tol!r}",
+            f"rel_tol must be a number in [1e-12, 1), got {rel_tol!r}",
             constraint="rel_tol",
             code="invalid_option",
         )
-    if max_nodes < 1:
+    # nan would compare false with every bound and lift the cap; 1.5 nodes means nothing.
+    whole = isinstance(max_nodes, numbers.Integral) and not isinstance(max_nodes, bool)
+    if not whole or max_nodes < 1:
         raise ConstraintError(
-            f"max_nodes must be >= 1, got {max_nodes!r}",
+            f"max_nodes must be an integer >= 1, got {max_nodes!r}",
             constraint="max_nodes",
             code="invalid_option",
         )
@@ -353,16 +354,21 @@ def _check_feasible(low: FloatArray, high: FloatArray, budget: float) -> None:
     floor, ceiling = float(low.sum()), float(high.sum())
     if floor > budget + slack:
         raise InfeasibleConstraints(
-            f"sum of minimums ({floor:g}) exceeds the total budget ({budget:g})",
+            f"sum of minimums ({_amount(floor)}) exceeds the total budget ({_amount(budget)})",
             constraint="lower",
             code="minimums_exceed_total",
         )
     if ceiling < budget - slack:
         raise InfeasibleConstraints(
-            f"sum of maximums ({ceiling:g}) is below the total budget ({budget:g})",
+            f"sum of maximums ({_amount(ceiling)}) is below the total budget ({_amount(budget)})",
             constraint="upper",
             code="maximums_below_total",
         )
+
+
+def _amount(value: float) -> str:
+    """Enough digits to tell apart two amounts the feasibility check (1e-12 slack) tells apart."""
+    return f"{value:.15g}"
 
 
 def _saturation_cap(curve: ResponseCurve, low: float, high: float) -> float:
@@ -424,11 +430,12 @@ def _allocate(
     if float(reachable.sum()) <= budget:
         return _SearchResult(reachable, 0.0, 0, -math.inf, STATUS_OPTIMAL)
     free = np.flatnonzero(reachable > low)
-    moving = [curves[i] for i in free.tolist()]
-    if len(moving) < len(curves):
-        batch = CurveBatch(moving)
-    problem = _Problem(moving, batch, low[free], reachable[free])
+    everyone = free.size == len(curves)
+    moving = list(curves) if everyone else [curves[i] for i in free.tolist()]
+    problem = _Problem(moving, batch if everyone else None, low[free], reachable[free])
     result = problem.solve(spare + float(low[free].sum()), rel_tol, max_nodes)
+    if everyone:
+        return result
     allocation = low.copy()
     allocation[free] = result.allocation
     fixed = np.ones(len(curves), dtype=bool)
@@ -446,14 +453,35 @@ class _SearchResult:
     status: str
 
 
+@dataclass(frozen=True)
+class _Class:
+    """Identical S-curves (same curve, same bounds), searched by how many of them are bought.
+
+    At an optimum, copies on the concave branch earn the same marginal and so share one spend,
+    at most one copy sits anywhere else, and the rest stay at their minimum. So the search
+    works on four rows: ``odd`` (one copy, its whole box), ``on`` (copies on the concave
+    branch), ``open`` (copies not decided yet, their whole box) and ``off`` (copies at their
+    minimum). Branching moves copies from ``open`` to ``on`` or ``off``: a binary search on
+    the count, instead of one branch per copy and the permutations of which copies to buy.
+    """
+
+    members: npt.NDArray[np.intp]
+    odd: int
+    on: int
+    open: int
+    off: int
+
+
 @dataclass
 class _Node:
-    """A box of spends per channel and the concave envelope of each curve on it.
+    """Each row's box of spends and count of copies, and the concave envelope of its curve.
 
-    On ``[low, start)`` a channel's envelope is linear with slope ``threshold`` (it is worth
+    On ``[low, start)`` a row's envelope is linear with slope ``threshold`` (it is worth
     buying only when the multiplier is below that slope, and then at least up to ``start``);
-    ``threshold == inf`` means the curve is concave on the box. ``pinned`` channels jump
-    straight to ``start`` (chords and linear pieces); the others follow their curve from ``start``.
+    ``threshold == inf`` means the curve is concave on the box. ``pinned`` rows jump straight
+    to ``start`` (chords and linear pieces); the others follow their curve from ``start``.
+    After relaxing, ``full`` copies of a row sit at ``start`` and one at ``remainder`` when the
+    row's spend is on its linear segment (the rest at ``low``); otherwise all at the spend.
     """
 
     low: FloatArray
@@ -462,16 +490,22 @@ class _Node:
     threshold: FloatArray
     start: FloatArray
     pinned: BoolArray
+    count: FloatArray
     allocation: FloatArray | None = None
     multiplier: float = 0.0
     bound: float = -math.inf
     value: float = -math.inf
     gaps: FloatArray | None = None
+    full: FloatArray | None = None
+    remainder: FloatArray | None = None
 
     def child(
-        self, boxes: dict[int, tuple[float, float]], curves: Sequence[ResponseCurve]
+        self,
+        curves: Sequence[ResponseCurve],
+        boxes: dict[int, tuple[float, float]],
+        counts: dict[int, float] | None = None,
     ) -> _Node | None:
-        """This node with some channels' boxes replaced; None when a box is empty."""
+        """This node with some rows' boxes or counts replaced; None when a box is empty."""
         node = _Node(
             low=self.low.copy(),
             high=self.high.copy(),
@@ -479,39 +513,103 @@ class _Node:
             threshold=self.threshold.copy(),
             start=self.start.copy(),
             pinned=self.pinned.copy(),
+            count=self.count.copy(),
         )
-        for channel, (low, high) in boxes.items():
+        for row, (low, high) in boxes.items():
             if low > high:
                 return None
-            curve = curves[channel]
-            node.low[channel], node.high[channel] = low, high
-            node.base[channel] = curve.response(low)
+            curve = curves[row]
+            node.low[row], node.high[row] = low, high
+            node.base[row] = curve.response(low)
             envelope = _box_envelope(curve, low, high)
-            node.threshold[channel], node.start[channel], node.pinned[channel] = envelope
+            node.threshold[row], node.start[row], node.pinned[row] = envelope
+        for row, count in (counts or {}).items():
+            node.count[row] = count
         return node
+
+    def fits(self, budget: float) -> bool:
+        return float(self.count @ self.low) <= budget <= float(self.count @ self.high)
 
 
 class _Problem:
-    """Channels that still have room to move, with their boxes and a shared curve batch."""
+    """Channels that still have room to move, as rows of identical copies, and their search.
+
+    Channels with the same curve and bounds form one row (all copies share one spend when the
+    curve is concave on the box) or, for S-curves, one :class:`_Class` of four rows.
+    """
 
     def __init__(
-        self, curves: Sequence[ResponseCurve], batch: CurveBatch, low: FloatArray, high: FloatArray
+        self,
+        curves: Sequence[ResponseCurve],
+        batch: CurveBatch | None,
+        low: FloatArray,
+        high: FloatArray,
     ) -> None:
-        self.curves = list(curves)
-        self.batch = batch
+        self.size = len(curves)
+        groups: dict[tuple[ResponseCurve, float, float], list[int]] = {}
+        for i, key in enumerate(zip(curves, low.tolist(), high.tolist(), strict=True)):
+            groups.setdefault(key, []).append(i)
+        self.classes: list[_Class] = []
+        if len(groups) == len(curves):
+            # The usual case, every channel different: one row per channel.
+            self.curves = list(curves)
+            self.batch = batch if batch is not None else CurveBatch(self.curves)
+            self.low, self.high = low, high
+            self.count = np.ones(len(curves))
+            self.row_of = np.arange(len(curves))
+        else:
+            self._group_rows(list(groups.values()), curves, low, high)
         self.inflection = self.batch.inflection
         self.linear = [i for i, curve in enumerate(self.curves) if _is_linear(curve)]
-        self.low, self.high = low, high
+        self.class_of_open = {group.open: group for group in self.classes}
+        # Rows whose copies are rounded to "bought or not" when on a linear envelope segment.
+        self.rounds = np.zeros(len(self.curves), dtype=bool)
+        self.rounds[list(self.class_of_open)] = True
 
-    @cached_property
-    def twins(self) -> list[npt.NDArray[np.intp]]:
-        # Only needed once branching starts, and most problems never branch.
-        return _twins(self.curves, self.low, self.high)
+    def _group_rows(
+        self,
+        groups: list[list[int]],
+        curves: Sequence[ResponseCurve],
+        low: FloatArray,
+        high: FloatArray,
+    ) -> None:
+        firsts = [group[0] for group in groups]
+        inflection = CurveBatch([curves[i] for i in firsts]).inflection
+        row_curves: list[ResponseCurve] = []
+        row_low: list[float] = []
+        row_high: list[float] = []
+        row_count: list[float] = []
+        self.row_of = np.zeros(len(curves), dtype=np.intp)
+
+        def add_row(curve: ResponseCurve, lo: float, hi: float, count: int) -> int:
+            row_curves.append(curve)
+            row_low.append(lo)
+            row_high.append(hi)
+            row_count.append(float(count))
+            return len(row_curves) - 1
+
+        for group, bend in zip(groups, inflection.tolist(), strict=True):
+            curve, lo, hi = curves[group[0]], float(low[group[0]]), float(high[group[0]])
+            if len(group) == 1 or bend <= lo or _is_linear(curve):
+                self.row_of[group] = add_row(curve, lo, hi, len(group))
+                continue
+            concave_from = min(max(lo, bend), hi)
+            rows = (
+                add_row(curve, lo, hi, 1),
+                add_row(curve, concave_from, hi, 0),
+                add_row(curve, lo, hi, len(group) - 1),
+                add_row(curve, lo, lo, 0),
+            )
+            self.classes.append(_Class(np.array(group, dtype=np.intp), *rows))
+        self.curves = row_curves
+        self.batch = CurveBatch(row_curves)
+        self.low, self.high = np.array(row_low), np.array(row_high)
+        self.count = np.array(row_count)
 
     def solve(self, budget: float, rel_tol: float, max_nodes: int) -> _SearchResult:
         root = self._root()
         self._relax(root, budget)
-        best, extra = self._activation_heuristic(root, budget, rel_tol)
+        best, extra = self._activation_heuristic(root, budget, rel_tol, max_nodes - 1)
         # Every node is either still queued or was closed with its bound at most this much.
         closed_bound = -math.inf
         order = itertools.count()
@@ -522,13 +620,13 @@ class _Problem:
             node = queue[0][2]
             if node.bound - best.value <= rel_tol * abs(best.value):
                 break
-            if nodes >= max_nodes:
+            # A child with no allocation fitting its box has nothing to bound.
+            children = [child for child in self._branch(node) if child.fits(budget)]
+            if nodes + len(children) > max_nodes:
                 status = STATUS_NODE_LIMIT
                 break
             heapq.heappop(queue)
-            for child in self._branch(node):
-                if float(child.low.sum()) > budget or float(child.high.sum()) < budget:
-                    continue  # no allocation fits this box: nothing to bound
+            for child in children:
                 self._relax(child, budget, hint=node.multiplier)
                 nodes += 1
                 if child.value > best.value:
@@ -538,17 +636,39 @@ class _Problem:
                 else:
                     closed_bound = max(closed_bound, child.bound)
         open_bound = -queue[0][0] if queue else -math.inf
-        assert best.allocation is not None
         return _SearchResult(
-            allocation=best.allocation,
+            allocation=self._channel_spends(best),
             multiplier=best.multiplier,
             nodes=nodes,
             upper_bound=max(best.value, open_bound, closed_bound),
             status=status,
         )
 
+    def _channel_spends(self, node: _Node) -> FloatArray:
+        """Each channel's spend in a relaxed node: rows handed out to the copies they stand for."""
+        assert node.allocation is not None
+        spends = node.allocation[self.row_of]
+        if node.full is None or node.remainder is None:
+            return spends
+        for group in self.classes:
+            members = group.members.tolist()
+            spends[members[0]] = node.allocation[group.odd]
+            at = 1
+            for row in (group.on, group.open):
+                count = int(node.count[row])
+                full = int(node.full[row])
+                taken = members[at : at + count]
+                spends[taken] = node.allocation[row]
+                if full or node.remainder[row] != node.allocation[row]:
+                    spends[taken] = node.low[row]
+                    spends[taken[:full]] = node.start[row]
+                    spends[taken[full]] = node.remainder[row]
+                at += count
+            spends[members[at:]] = node.low[group.off]
+        return spends
+
     def _activation_heuristic(
-        self, root: _Node, budget: float, rel_tol: float
+        self, root: _Node, budget: float, rel_tol: float, max_nodes: int
     ) -> tuple[_Node, int]:
         """The best of the root and of a few on/off choices of its S-curves: (best, nodes).
 
@@ -557,30 +677,56 @@ class _Problem:
         average return they offer), buying the top ``m`` on their concave branch and none of
         the others leaves a concave problem, solved exactly. Trying ``m`` around the number the
         root buys gives branch and bound a good allocation from the start, where best-bound
-        order alone can meet one late among many near-identical S-curves.
+        order alone can meet one late among many near-identical S-curves. Copies of a class
+        count one each: the root spreads a class's budget over all its open copies, but buys
+        only as many as that budget pays for.
         """
         if root.allocation is None or root.bound - root.value <= rel_tol * abs(root.value):
             return root, 0
-        thresholds = np.where(root.pinned, np.inf, root.threshold)
+        assert root.full is not None
+        thresholds = np.where(root.pinned | (root.count == 0), np.inf, root.threshold)
         choosable = np.flatnonzero(np.isfinite(thresholds))
         if choosable.size == 0:
             return root, 0
-        ranked = choosable[np.argsort(-thresholds[choosable], kind="stable")]
-        bought = int((root.allocation[ranked] > root.low[ranked]).sum())
+        ranked = choosable[np.argsort(-thresholds[choosable], kind="stable")].tolist()
+        counts = root.count.astype(np.intp)
+        assert root.remainder is not None
+        # On a linear segment: the copies at ``start`` and the one taking the remainder.
+        partly = root.full + (root.remainder > root.low)
+        bought_rows = np.where(root.allocation < root.start, partly, root.count)
+        bought = int(bought_rows[ranked].sum())
+        units = int(counts[ranked].sum())
         best, nodes = root, 0
-        for count in range(max(bought - 2, 0), min(bought + 2, ranked.size) + 1):
-            boxes = {int(i): (float(root.start[i]), float(root.high[i])) for i in ranked[:count]}
-            boxes |= {int(i): (float(root.low[i]), float(root.low[i])) for i in ranked[count:]}
-            candidate = root.child(boxes, self.curves)
-            if candidate is None:
-                continue
-            if float(candidate.low.sum()) > budget or float(candidate.high.sum()) < budget:
+        for wanted in range(max(bought - 2, 0), min(bought + 2, units) + 1):
+            if nodes >= max_nodes:
+                break
+            candidate = self._buying(root, ranked, wanted)
+            if candidate is None or not candidate.fits(budget):
                 continue
             self._relax(candidate, budget, hint=root.multiplier)
             nodes += 1
             if candidate.value > best.value:
                 best = candidate
         return best, nodes
+
+    def _buying(self, root: _Node, ranked: list[int], wanted: int) -> _Node | None:
+        """The root with its ``wanted`` best S-curve copies bought and the others off."""
+        boxes: dict[int, tuple[float, float]] = {}
+        counts: dict[int, float] = {}
+        for row in ranked:
+            count = int(root.count[row])
+            taken = min(count, wanted)
+            wanted -= taken
+            group = self.class_of_open.get(row)
+            if group is not None:
+                counts[group.on] = root.count[group.on] + taken
+                counts[group.off] = root.count[group.off] + count - taken
+                counts[row] = 0.0
+            elif taken:
+                boxes[row] = (float(root.start[row]), float(root.high[row]))
+            else:
+                boxes[row] = (float(root.low[row]), float(root.low[row]))
+        return root.child(self.curves, boxes, counts)
 
     def _root(self) -> _Node:
         low, high, inflection = self.low, self.high, self.inflection
@@ -589,8 +735,11 @@ class _Problem:
         start = low.copy()
         pinned = np.zeros(count, dtype=bool)
         base = self.batch.response(low)
-        chord_slope = (self.batch.response(high) - base) / (high - low)
-        convex = inflection >= high
+        width = high - low
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chord_slope = (self.batch.response(high) - base) / width
+        # A box of (almost) one point has nothing to buy: leave it concave, at its low end.
+        convex = (inflection >= high) & (width > 1e-12 * np.maximum(np.abs(high), 1.0))
         threshold[convex], start[convex], pinned[convex] = chord_slope[convex], high[convex], True
         for i in self.linear:
             threshold[i], start[i], pinned[i] = _box_envelope(self.curves[i], low[i], high[i])
@@ -611,36 +760,34 @@ class _Problem:
             threshold=threshold,
             start=start,
             pinned=pinned,
+            count=self.count.copy(),
         )
 
     def _branch(self, node: _Node) -> list[_Node]:
         assert node.gaps is not None
         assert node.allocation is not None
-        loosest = int(np.argmax(node.gaps))
-        low, high = float(node.low[loosest]), float(node.high[loosest])
-        # Twins (same curve, same bounds) with the same box are interchangeable, so we look
-        # only at allocations that keep twins in index order: branching on the first of them,
-        # "at most split" carries over to the later twins and "at least split" to the earlier
-        # ones. Without this, k identical S-curves of which j are worth buying cost C(k, j)
-        # symmetric subtrees.
-        twins = self.twins[loosest]
-        same_box = (node.low[twins] == low) & (node.high[twins] == high)
-        channel = int(twins[same_box][0])
-        inflection = float(self.inflection[channel])
-        split = inflection if low < inflection < high else float(node.allocation[channel])
+        assert node.full is not None
+        row = int(np.argmax(node.gaps))
+        group = self.class_of_open.get(row)
+        if group is not None:
+            # Of the open copies, ``full`` fit the relaxed budget: either at most that many
+            # are bought (the others join ``off``), or at least one more (they join ``on``).
+            full, count = float(node.full[row]), float(node.count[row])
+            fewer = {row: full, group.off: node.count[group.off] + count - full}
+            more = {row: count - full - 1.0, group.on: node.count[group.on] + full + 1.0}
+            children = (node.child(self.curves, {}, fewer), node.child(self.curves, {}, more))
+            return [child for child in children if child is not None]
+        low, high = float(node.low[row]), float(node.high[row])
+        inflection = float(self.inflection[row])
+        split = inflection if low < inflection < high else float(node.allocation[row])
         margin = 1e-6 * (high - low)
         if not low + margin < split < high - margin:
             # Rounding put the relaxed spend on an end of the box; halving still shrinks it.
             split = 0.5 * (low + high)
-        at_most = {channel: (low, split)}
-        at_least = {channel: (split, high)}
-        for twin in twins.tolist():
-            twin_low, twin_high = float(node.low[twin]), float(node.high[twin])
-            if twin > channel and twin_high > split:
-                at_most[twin] = (twin_low, split)
-            elif twin < channel and twin_low < split:
-                at_least[twin] = (split, twin_high)
-        children = (node.child(at_most, self.curves), node.child(at_least, self.curves))
+        children = (
+            node.child(self.curves, {row: (low, split)}),
+            node.child(self.curves, {row: (split, high)}),
+        )
         return [child for child in children if child is not None]
 
     # ----------------------------------------------------------------------------------------
@@ -650,14 +797,39 @@ class _Problem:
     def _relax(self, node: _Node, budget: float, hint: float | None = None) -> None:
         allocation, multiplier = self._water_fill(node, budget, hint)
         response = self.batch.response(allocation)
+        count = node.count
         on_segment = np.isfinite(node.threshold) & (allocation < node.start)
         slope = np.where(on_segment, node.threshold, 0.0)
         envelope = np.where(on_segment, node.base + slope * (allocation - node.low), response)
+        gaps = envelope - response
+        value = count * response
+        full = np.zeros(len(count))
+        remainder = allocation
+        rounded = on_segment & self.rounds & (count > 1)
+        if rounded.any():
+            # Of a row's copies on a linear segment, as many as its spend pays for sit at
+            # ``start`` (where the envelope touches the curve), one takes what is left, the
+            # others stay at ``low``: the same spend, and short of the envelope by one copy's
+            # gap at most instead of every copy's.
+            width = np.where(rounded, node.start - node.low, 1.0)
+            bought = np.where(rounded, count * (allocation - node.low) / width, 0.0)
+            full = np.minimum(np.floor(bought), np.maximum(count - 1.0, 0.0))
+            remainder = np.where(rounded, node.low + (bought - full) * width, allocation)
+            at_start = self.batch.response(np.where(rounded, node.start, allocation))
+            at_remainder = self.batch.response(remainder)
+            value = np.where(
+                rounded,
+                full * at_start + at_remainder + (count - full - 1.0) * node.base,
+                value,
+            )
+            remainder_envelope = node.base + slope * (remainder - node.low)
+            gaps = np.where(rounded, remainder_envelope - at_remainder, gaps)
         node.allocation = allocation
         node.multiplier = multiplier
-        node.gaps = np.maximum(envelope - response, 0.0)
-        node.value = float(response.sum())
-        node.bound = float(envelope.sum())
+        node.gaps = np.where(count > 0, np.maximum(gaps, 0.0), 0.0)
+        node.full, node.remainder = full, remainder
+        node.value = float(value.sum())
+        node.bound = float(count @ envelope)
 
     def _spend_at(self, node: _Node, multiplier: float, on: BoolArray) -> FloatArray:
         """Each channel's spend on its envelope at this multiplier; ``on`` says who is bought."""
@@ -686,17 +858,18 @@ class _Problem:
         thresholds = node.threshold
         # As the multiplier falls to 0+, every channel worth anything is bought up to its bound.
         at_zero = np.where(thresholds > 0, np.where(node.pinned, node.start, node.high), node.low)
-        total_at_zero = float(at_zero.sum())
+        count = node.count
+        total_at_zero = float(count @ at_zero)
         if total_at_zero <= budget:
             # Only zero-return room is left (flat curve segments): fill it proportionally.
             room = node.high - at_zero
-            share = (budget - total_at_zero) / max(float(room.sum()), 1e-300)
+            share = (budget - total_at_zero) / max(float(count @ room), 1e-300)
             return at_zero + min(share, 1.0) * room, 0.0
-        jumps = np.unique(thresholds[(thresholds > 0) & np.isfinite(thresholds)])
+        jumps = np.unique(thresholds[(thresholds > 0) & np.isfinite(thresholds) & (count > 0)])
         log_jumps = np.log(jumps)
         # Bracket ends: (log multiplier, spend - budget, spend) on each side of the root.
         below = _Side(-math.inf, total_at_zero - budget, at_zero)
-        above = _Side(math.inf, float(node.low.sum()) - budget, node.low)
+        above = _Side(math.inf, float(count @ node.low) - budget, node.low)
         below_index, above_index = -1, len(jumps)
         # Search the jumps: from the hint (the parent node's multiplier) outwards with doubling
         # steps until both ends are known, then by interpolation (Illinois variant: an end kept
@@ -724,10 +897,10 @@ class _Problem:
             jump = float(jumps[index])
             bought = self._spend_at(node, jump, thresholds >= jump)
             skipped = np.where(thresholds == jump, node.low, bought)
-            bought_total, skipped_total = float(bought.sum()), float(skipped.sum())
+            bought_total, skipped_total = float(count @ bought), float(count @ skipped)
             if skipped_total <= budget <= bought_total:
                 # The budget runs out inside these channels' linear envelope segments.
-                return _blend(skipped, bought, budget), jump
+                return _blend(skipped, bought, budget, count), jump
             if skipped_total > budget:
                 below_index, below = index, _Side(log_jumps[index], skipped_total - budget, skipped)
                 below_weight = below.excess
@@ -757,25 +930,26 @@ class _Problem:
         method applies; the bracket catches its overshoots at kinks.
         """
         following = on & ~node.pinned
+        count = node.count
         tolerance = 1e-12 * budget
         mu = self._starting_log(node, budget, following, below, above, hint)
         previous_excess = math.inf
         for _ in range(_ROOT_MAX_ITERATIONS):
             multiplier = math.exp(mu)
             spend = self._spend_at(node, multiplier, on)
-            excess = float(spend.sum()) - budget
+            excess = float(count @ spend) - budget
             moving = following & (spend > node.start) & (spend < node.high)
             with np.errstate(divide="ignore", over="ignore"):
                 slopes = np.where(moving, multiplier / self.batch.curvature(spend), 0.0)
             # A channel bending this little takes up any change in budget by itself.
             slopes = np.maximum(slopes, -1e250)
-            weight = float(slopes.sum())
+            weight = float(count @ slopes)
             step = -excess / weight if weight < 0 else math.copysign(2.0, excess)
             if abs(excess) <= 1e-6 * budget and abs(step) <= 1e-6:
                 # One more Newton step, taken in spend space: its error is second order, far
                 # below the rounding of the sum, unless a channel hits a bound on the way.
                 corrected = np.clip(spend - excess * slopes / weight, node.low, node.high)
-                if abs(float(corrected.sum()) - budget) <= tolerance:
+                if abs(float(count @ corrected) - budget) <= tolerance:
                     return corrected, multiplier * math.exp(step)
             if abs(excess) <= tolerance:
                 return spend, multiplier
@@ -784,7 +958,7 @@ class _Problem:
             else:
                 above = _Side(mu, excess, spend)
             if above.log - below.log <= 1e-14 * max(1.0, abs(mu)):
-                return _blend(above.spend, below.spend, budget), multiplier
+                return _blend(above.spend, below.spend, budget, count), multiplier
             candidate = mu + max(min(step, 10.0), -10.0)
             bracketed = math.isfinite(below.log) and math.isfinite(above.log)
             stalled = abs(excess) > 0.5 * abs(previous_excess)
@@ -793,7 +967,7 @@ class _Problem:
             elif not below.log < candidate < above.log:
                 candidate = 0.5 * (mu + (above.log if excess > 0 else below.log))
             mu, previous_excess = min(max(candidate, _LOG_FLOOR), _LOG_CEILING), excess
-        return _blend(above.spend, below.spend, budget), math.exp(mu)
+        return _blend(above.spend, below.spend, budget, count), math.exp(mu)
 
     def _starting_log(
         self,
@@ -809,7 +983,7 @@ class _Problem:
         if math.isfinite(below.log) and math.isfinite(above.log):
             return below.secant(above)
         # The marginal at an even share of the spare budget is the right order of magnitude.
-        share = (budget - float(node.low.sum())) / max(int(following.sum()), 1)
+        share = (budget - float(node.count @ node.low)) / max(float(node.count @ following), 1.0)
         marginals = self.batch.marginal(np.minimum(node.low + share, node.high))[following]
         marginals = marginals[np.isfinite(marginals) & (marginals > 0)]
         guess = math.log(float(np.median(marginals))) if marginals.size else 0.0
@@ -842,25 +1016,13 @@ def _nearest(sorted_values: FloatArray, value: float) -> int:
     return index
 
 
-def _blend(short: FloatArray, over: FloatArray, budget: float) -> FloatArray:
+def _blend(short: FloatArray, over: FloatArray, budget: float, count: FloatArray) -> FloatArray:
     """The point on the segment from ``short`` to ``over`` that spends exactly ``budget``."""
-    short_total, over_total = float(short.sum()), float(over.sum())
+    short_total, over_total = float(count @ short), float(count @ over)
     if over_total <= short_total:
         return over
     weight = min(max((budget - short_total) / (over_total - short_total), 0.0), 1.0)
     return short + weight * (over - short)
-
-
-def _twins(
-    curves: Sequence[ResponseCurve], low: FloatArray, high: FloatArray
-) -> list[npt.NDArray[np.intp]]:
-    """For each channel, the sorted indices of channels with the same curve and bounds."""
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for i, curve in enumerate(curves):
-        key = (curve.kind, *curve.params().values(), float(low[i]), float(high[i]))
-        groups.setdefault(key, []).append(i)
-    members = {i: np.array(group, dtype=np.intp) for group in groups.values() for i in group}
-    return [members[i] for i in range(len(curves))]
 
 
 def _is_linear(curve: ResponseCurve) -> bool:
@@ -912,14 +1074,17 @@ def _tangency(
     ``high``: there the envelope is the chord. Entries outside ``straddling`` are meaningless.
     """
     base = batch.response(low)
-    slope = (batch.response(high) - base) / (high - low)
+    # Rows of a single point (a class's copies held at their minimum) do not straddle.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (batch.response(high) - base) / (high - low)
     touches = straddling & (batch.marginal(high) < slope)
     # Moving the tangent's foot up the convex part moves the tangency down, so the tangency
     # from the origin is a close start (exact for Hill curves from 0).
     x = np.where(touches, np.clip(batch.origin_tangency, batch.inflection, high), high)
     x = np.where(x > low, x, high)
     for _ in range(_ROOT_MAX_ITERATIONS):
-        slope = (batch.response(x) - base) / (x - low)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (batch.response(x) - base) / (x - low)
         # x is the tangency exactly where the curve's own slope equals the chord's.
         unsettled = touches & (np.abs(batch.marginal(x) - slope) > 1e-13 * slope)
         if not unsettled.any():

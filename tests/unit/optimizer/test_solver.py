@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Sequence
@@ -375,6 +376,68 @@ def test_malformed_requests_raise_constraint_errors() -> None:
         optimize_allocation([], 10.0)
 
 
+@pytest.mark.parametrize(
+    ("total", "options", "code", "message"),
+    [
+        ("100", {}, "invalid_total", "total budget must be a number, got '100'"),
+        (True, {}, "invalid_total", "total budget must be a number"),
+        (100.0, {"max_nodes": float("nan")}, "invalid_option", "max_nodes must be an integer"),
+        (100.0, {"max_nodes": 1.5}, "invalid_option", "max_nodes must be an integer"),
+        (100.0, {"max_nodes": "10"}, "invalid_option", "max_nodes must be an integer"),
+        (100.0, {"max_nodes": 0}, "invalid_option", "max_nodes must be an integer >= 1"),
+        (100.0, {"rel_tol": "1e-9"}, "invalid_option", "rel_tol must be a number"),
+        (100.0, {"rel_tol": float("nan")}, "invalid_option", "rel_tol must be a number"),
+    ],
+)
+def test_library_callers_get_typed_errors_for_malformed_arguments(
+    total: object, options: dict[str, object], code: str, message: str
+) -> None:
+    channels = [Channel("search", SEARCH), Channel("tv", TV)]
+    with pytest.raises(ConstraintError, match=message) as caught:
+        optimize_allocation(channels, total, **options)  # type: ignore[arg-type]
+    assert caught.value.code == code
+
+
+def test_numpy_numbers_are_accepted_as_the_total_and_the_node_cap() -> None:
+    channels = [Channel("search", SEARCH), Channel("tv", TV)]
+    result = optimize_allocation(channels, np.float64(100.0), max_nodes=np.int64(50))  # type: ignore[arg-type]
+    assert result.allocation.sum() == pytest.approx(100.0, rel=1e-12)
+
+
+def test_target_given_as_a_string_is_rejected() -> None:
+    with pytest.raises(ConstraintError, match="target response must be a finite number") as caught:
+        minimum_budget_for_target([Channel("search", SEARCH)], "10")  # type: ignore[arg-type]
+    assert caught.value.code == "invalid_target"
+
+
+def test_minimums_over_the_total_by_a_hair_print_the_difference() -> None:
+    channels = [Channel("search", SEARCH), Channel("tv", TV)]
+    with pytest.raises(InfeasibleConstraints, match=r"minimums \(300.0000003\) exceeds .*\(300\)"):
+        optimize_allocation(channels, 300.0, [150.0, 150.0000003])
+
+
+@pytest.mark.parametrize("max_nodes", [1, 2, 3, 7, 40])
+def test_node_count_never_exceeds_the_cap(max_nodes: int) -> None:
+    # Curves 1 % apart need hundreds of nodes to prove; every cap must be honoured exactly.
+    rng = np.random.default_rng(3)
+    channels = channels_of(
+        *(
+            HillCurve(
+                100 * (1 + 0.01 * rng.standard_normal()),
+                50 * (1 + 0.01 * rng.standard_normal()),
+                2.5,
+            )
+            for _ in range(64)
+        )
+    )
+
+    result = optimize_allocation(channels, 0.3 * 50 * 64, max_nodes=max_nodes)
+
+    assert result.status == STATUS_NODE_LIMIT
+    assert result.iterations <= max_nodes
+    assert result.upper_bound >= result.objective
+
+
 def test_adstock_channel_is_optimised_on_its_steady_state_curve() -> None:
     with_adstock = [Channel("search", SEARCH), Channel("tv", TV, adstock=0.5)]
     rescaled = [Channel("search", SEARCH), Channel("tv", TV.rescaled(2.0))]
@@ -499,30 +562,180 @@ def test_predict_reports_each_channel_and_the_total() -> None:
         predict(channels, [1.0, -1.0])
 
 
-def best_split_among_identical(curve: ResponseCurve, count: int, total: float) -> float:
-    """Identical channels at the optimum: k share equally, at most one other differs, the rest
-    are off (equal marginals on a concave branch mean equal spends). Search k and that one."""
-    best = 0.0
-    odd = np.linspace(0.0, total, 4001)
-    for sharing in range(1, count):
-        shared = (total - odd) / sharing
-        best = max(best, float((sharing * curve.response(shared) + curve.response(odd)).max()))
-    return max(best, count * curve.response(total / count))
+# --------------------------------------------------------------------------------------------
+# Identical channels, against exact enumeration
+# --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("budget_per_channel", [15.0, 40.0, 55.0])
-def test_identical_s_curves_are_solved_without_exploring_every_permutation(
-    budget_per_channel: float,
+def best_among_identical(curve: ResponseCurve, count: int, total: float) -> float:
+    """Exact optimum of ``count`` copies of one curve from 0: enumerate how many copies share
+    one spend on the concave branch and where the one other copy sits on the convex branch
+    (everything else earns less: moving spend between two convex-branch copies, or evening
+    out two concave-branch ones, gains). The odd copy's spend is found by zooming grids."""
+    best = max(float(curve.response(total)), count * float(curve.response(total / count)))
+    sharing = np.arange(1, count, dtype=float)[:, None]
+    top = min(total, curve.inflection)
+    low, high = np.zeros_like(sharing), np.full_like(sharing, top)
+    for _ in range(8):
+        odd = low + (high - low) * np.linspace(0.0, 1.0, 41)
+        value = sharing * curve.response((total - odd) / sharing) + curve.response(odd)
+        best = max(best, float(value.max(initial=-np.inf)))
+        chosen = odd[np.arange(len(odd)), np.argmax(value, axis=1)][:, None]
+        step = (high - low) / 40
+        low, high = np.maximum(chosen - step, 0.0), np.minimum(chosen + step, top)
+    return best
+
+
+def best_among_identical_groups(groups: Sequence[tuple[ResponseCurve, int]], total: float) -> float:
+    """Exact optimum of a few groups of identical copies from 0: enumerate how many copies of
+    each group share one concave-branch spend (water-filling between the groups by bisection on
+    the multiplier) and which group, if any, has one copy on its convex branch."""
+    every = np.array(list(itertools.product(*(range(n + 1) for _, n in groups))), dtype=float)
+    bought = every.sum(axis=1) > 0
+    alone = np.full((int(bought.sum()), 1), total)
+    best = float(concave_share_value(groups, every[bought], alone).max(initial=-np.inf))
+    for odd, (curve, count) in enumerate(groups):
+        best = max(best, float(curve.response(total)))
+        counts = every[bought & (every[:, odd] < count)]
+        top = min(total, curve.inflection)
+        low, high = np.zeros((len(counts), 1)), np.full((len(counts), 1), top)
+        for _ in range(7):
+            spend = low + (high - low) * np.linspace(0.0, 1.0, 41)
+            value = curve.response(spend) + concave_share_value(groups, counts, total - spend)
+            best = max(best, float(value.max(initial=-np.inf)))
+            chosen = spend[np.arange(len(spend)), np.argmax(value, axis=1)][:, None]
+            step = (high - low) / 40
+            low, high = np.maximum(chosen - step, 0.0), np.minimum(chosen + step, top)
+    return best
+
+
+def concave_share_value(
+    groups: Sequence[tuple[ResponseCurve, int]], counts: np.ndarray, remaining: np.ndarray
+) -> np.ndarray:
+    """counts[row, group] copies per group share one spend each on the concave branch and
+    spend ``remaining[row, point]`` in all: the best value, -inf when the branch is out of reach."""
+    low, high = np.full(remaining.shape, -60.0), np.full(remaining.shape, 60.0)
+    for _ in range(90):
+        middle = 0.5 * (low + high)
+        spend = sum(
+            counts[:, [g]] * curve.inverse_marginal(np.exp(middle))
+            for g, (curve, _) in enumerate(groups)
+        )
+        too_much = spend > remaining
+        low, high = np.where(too_much, middle, low), np.where(too_much, high, middle)
+    shares = [curve.inverse_marginal(np.exp(high)) for curve, _ in groups]
+    value = sum(counts[:, [g]] * groups[g][0].response(y) for g, y in enumerate(shares))
+    spent = sum(counts[:, [g]] * y for g, y in enumerate(shares))
+    # What bisection leaves unspent earns the multiplier's rate.
+    value = value + (remaining - spent) * np.exp(high)
+    floor = sum(counts[:, [g]] * curve.inflection for g, (curve, _) in enumerate(groups))
+    return np.where(remaining >= floor * (1 - 1e-12), value, -np.inf)  # type: ignore[no-any-return]
+
+
+def copies(curve: ResponseCurve, count: int, prefix: str = "region") -> list[Channel]:
+    return [Channel(f"{prefix}-{i}", curve) for i in range(count)]
+
+
+def test_ten_identical_s_curves_buy_seven_of_them() -> None:
+    # The issue's reproduction: an even split (90 each) earns 4216.31; 7 copies earn 4760.26.
+    channels = copies(HillCurve(1000.0, 100.0, 3.0), 10)
+
+    result = optimize_allocation(channels, 900.0)
+
+    assert result.status == STATUS_OPTIMAL
+    assert result.objective == pytest.approx(4760.261194029848, rel=1e-12)
+    assert np.count_nonzero(result.allocation) == 7
+    np.testing.assert_allclose(result.allocation[result.allocation > 0], 900.0 / 7, rtol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    count=st.integers(2, 1000),
+    budget_per_copy=st.floats(0.2, 300.0),
+    slope=st.floats(1.5, 5.0),
+)
+def test_identical_s_curves_match_exact_enumeration(
+    count: int, budget_per_copy: float, slope: float
 ) -> None:
-    curve = HillCurve(vmax=100.0, k=50.0, slope=3.0)
-    channels = [Channel(f"region-{i}", curve) for i in range(12)]
-    total = 12 * budget_per_channel
+    curve = HillCurve(vmax=1000.0, k=100.0, slope=slope)
+    total = count * budget_per_copy
+
+    result = optimize_allocation(copies(curve, count), total)
+
+    assert result.status == STATUS_OPTIMAL
+    exact = best_among_identical(curve, count, total)
+    assert result.objective == pytest.approx(exact, rel=1e-9)
+    assert result.objective == pytest.approx(objective_of(copies(curve, count), result.allocation))
+    assert result.allocation.sum() == pytest.approx(total, rel=1e-12)
+    # A binary search on how many copies to buy, not one branch per copy.
+    assert result.iterations <= 60
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    first=st.integers(1, 5),
+    second=st.integers(1, 5),
+    budget_per_copy=st.floats(5.0, 250.0),
+)
+def test_groups_of_identical_s_curves_match_exact_enumeration(
+    first: int, second: int, budget_per_copy: float
+) -> None:
+    hill, logistic = HillCurve(1000.0, 100.0, 3.0), LogisticCurve(600.0, 0.06, 80.0)
+    channels = copies(hill, first, "hill") + copies(logistic, second, "logistic")
+    total = (first + second) * budget_per_copy
 
     result = optimize_allocation(channels, total)
 
     assert result.status == STATUS_OPTIMAL
-    assert result.objective == pytest.approx(best_split_among_identical(curve, 12, total), rel=1e-6)
+    exact = best_among_identical_groups([(hill, first), (logistic, second)], total)
+    assert result.objective == pytest.approx(exact, rel=1e-9)
+
+
+def test_thousand_identical_copies_in_three_groups_are_proven_in_a_few_nodes() -> None:
+    channels = (
+        copies(HillCurve(1000.0, 100.0, 3.0), 300, "hill")
+        + copies(LogisticCurve(600.0, 0.06, 80.0), 300, "logistic")
+        + copies(HillCurve(500.0, 60.0, 2.0), 400, "small")
+    )
+
+    result = optimize_allocation(channels, 50.0 * len(channels))
+
+    assert result.status == STATUS_OPTIMAL
     assert result.iterations < 100
+    assert result.gap <= 1e-9 * result.objective
+    by_curve = {
+        name: result.allocation[[channel.name.startswith(name) for channel in channels]]
+        for name in ("hill", "logistic", "small")
+    }
+    # Bought copies of one curve share one spend; at most one copy in all sits elsewhere.
+    elsewhere = 0
+    for spends in by_curve.values():
+        bought = spends[spends > 0]
+        if bought.size:
+            shared = np.median(bought)
+            elsewhere += int(np.sum(~np.isclose(bought, shared, rtol=1e-9)))
+    assert elsewhere <= 1
+
+
+def test_identical_channels_with_different_bounds_are_not_grouped() -> None:
+    curve = HillCurve(1000.0, 100.0, 3.0)
+    upper = np.array([50.0, np.inf, np.inf, np.inf])
+
+    result = optimize_allocation(copies(curve, 4), 360.0, upper=upper)
+
+    assert result.status == STATUS_OPTIMAL
+    assert result.allocation[0] <= 50.0
+    reference = brute_force_grouped_bounds(curve, 360.0)
+    assert result.objective >= reference * (1 - 1e-12)
+    assert result.objective == pytest.approx(reference, rel=1e-6)
+
+
+def brute_force_grouped_bounds(curve: ResponseCurve, total: float) -> float:
+    """The first copy capped at 50, three free ones: the capped copy's spend on a fine grid,
+    the free copies by exact enumeration for what is left."""
+    capped = np.linspace(0.0, 50.0, 501)
+    values = [float(curve.response(x)) + best_among_identical(curve, 3, total - x) for x in capped]
+    return max(values)
 
 
 def test_near_identical_s_curves_get_their_best_allocation_within_a_few_nodes() -> None:
