@@ -21,7 +21,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from roost.core.settings import ROLE_PORTS, Settings
+from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, ROLE_PORTS, Settings
 from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from roost.infra.local_guard import DataDirLock, busy_ports
 from roost.infra.runtime import clear_runtime, write_runtime
@@ -35,11 +35,12 @@ READY_TIMEOUT_SECONDS = 60
 CRASH_LIMIT = 5
 CRASH_WINDOW_SECONDS = 60.0
 LOG_LINES_ON_GIVE_UP = 20
+# Services that call each other (and the console, which calls them all) find each other here.
 SERVICE_URL_VARIABLES = {
-    "ROOST_BIRD_IMAGES_URL": "bird-images",
-    "ROOST_BIRDS_API_URL": "birds",
-    "ROOST_THUMBNAILS_URL": "thumbnails",
+    f"ROOST_{setting.upper()}": role for role, setting in CONSOLE_PEER_URL_SETTINGS.items()
 }
+# The console's sign-in link is good for one use within this many seconds.
+CONSOLE_LINK_SECONDS = 15 * 60
 
 
 class PortsBusy(Exception):
@@ -119,6 +120,7 @@ class Platform:
                 started.append(child)
             self._print_urls(children, urls)
             self._wait_until_ready(children)
+            self._print_console_link(children)
             self._supervise(children, env)
         finally:
             self._stop_children(started)
@@ -224,6 +226,23 @@ class Platform:
         self.console.print(f"postgres: {urls['database_url']}")
         self.console.print(f"redis:    {urls['redis_url']}")
         self.console.print(f"storage:  {urls['storage_url']}")
+
+    def _print_console_link(self, children: list[Child]) -> None:
+        """A one-time sign-in link to the operator console (local mode has no other login)."""
+        console = next((c for c in children if c.role == "console"), None)
+        if console is None or self._stopping:
+            return
+        from roost.core.auth import ADMIN_SCOPE, issue_token
+
+        token = issue_token(
+            self.settings, "local-operator", [ADMIN_SCOPE], ttl_seconds=CONSOLE_LINK_SECONDS
+        )
+        url = f"http://{self._local_host()}:{console.port}/login?token={token}"
+        self.console.print(
+            f"[bold]operator console[/bold] (sign-in link, one use, "
+            f"{CONSOLE_LINK_SECONDS // 60} min):"
+        )
+        self.console.print(url, markup=False, soft_wrap=True)
 
     def _wait_until_ready(self, children: list[Child]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS

@@ -418,6 +418,91 @@ def build_frontend(settings: Settings) -> FastAPI:
     )
 
 
+def console_peers(settings: Settings) -> dict[str, str]:
+    """The URL of every role the console watches and calls (unset: this host's default)."""
+    from roost.core.settings import CONSOLE_PEER_URL_SETTINGS
+
+    return {
+        role: getattr(settings, field) or peer_url(role)
+        for role, field in CONSOLE_PEER_URL_SETTINGS.items()
+    }
+
+
+def build_console(settings: Settings) -> FastAPI:
+    from roost.console import api
+    from roost.console.sampler import Sampler
+    from roost.console.session import OneTimeTokens, Operator, SessionSigner
+    from roost.core.auth import ADMIN_SCOPE, issue_token
+    from roost.core.middleware import PAGE_CSP
+    from roost.core.upstream import CircuitBreaker, UpstreamClient
+
+    settings = allowing_uploads(settings, api.MULTIPART_OVERHEAD_BYTES)  # uploads pass through
+    peers = console_peers(settings)
+
+    async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
+        sampler = Sampler(
+            peers,
+            every_seconds=settings.console_sample_seconds,
+            keep_seconds=settings.console_history_seconds,
+        )
+        await stack.enter_async_context(sampler.running())
+        clients: dict[str, UpstreamClient] = {}
+        for role, url in peers.items():
+            # One attempt per action (the operator retries), and a breaker that lets a role
+            # that came back be used again within seconds.
+            breaker = CircuitBreaker(f"console-{role}", failure_threshold=5, reset_seconds=5)
+            budget = settings.console_action_timeout_seconds
+            clients[role] = UpstreamClient(
+                f"console-{role}", url, budget_seconds=budget, retries=0, breaker=breaker
+            )
+            stack.push_async_callback(clients[role].aclose)
+        checks: list[HealthCheck] = []
+        read_flag, write_flag = _no_maintenance_store, _no_maintenance_store
+        if settings.redis_url is not None:  # the maintenance flag every role polls
+            redis = await open_redis(app, settings, stack)
+            checks.append(redis_check(redis, critical=False))
+            read_flag = partial(redis_adapter.read_maintenance_flag, redis)
+            write_flag = partial(redis_adapter.write_maintenance_flag, redis)
+
+        def credential_for(operator: Operator) -> str:
+            """A short-lived token naming the operator: the roles see (and log) who acted."""
+            return issue_token(settings, operator.subject, [ADMIN_SCOPE], ttl_seconds=300)
+
+        app.state.console = api.ConsoleDeps(
+            sampler=sampler,
+            clients=clients,
+            signer=SessionSigner(
+                settings.jwt_secret.get_secret_value(),
+                settings.jwt_issuer,
+                settings.console_session_seconds,
+            ),
+            login_links=OneTimeTokens(),
+            credential_for=credential_for,
+            read_maintenance=read_flag,
+            write_maintenance=write_flag,
+            secure_cookie=settings.behind_tls,
+        )
+        # No maintenance flag of its own: the console stays up to turn maintenance off.
+        return RoleRuntime(checks=checks)
+
+    app = create_app(
+        role="console",
+        settings=settings,
+        routers=[api.router],
+        setup=setup,
+        csp=PAGE_CSP,
+        title="Roost operator console",
+    )
+    api.install_error_handlers(app)
+    return app
+
+
+async def _no_maintenance_store(*_: object) -> Any:
+    from roost.core.errors import DependencyUnavailable
+
+    raise DependencyUnavailable("redis")
+
+
 # Run after migrations by `roost up` and `roost migrate`, in order; each must be idempotent.
 SEED_HOOKS: list[Callable[[Settings, str], None]] = [seed_optimizer_demo, seed_birds]
 
@@ -432,7 +517,9 @@ def prepare_database(settings: Settings, database_url: str) -> None:
         seed(settings, database_url)
 
 
+# `roost up` starts the roles in this order and lists them so: the console first.
 ROLE_BUILDERS: dict[str, Callable[[Settings], FastAPI]] = {
+    "console": build_console,
     "kv": build_kv,
     "thumbnails": build_thumbnails,
     "optimizer": build_optimizer,

@@ -389,7 +389,27 @@ def frontend_checks() -> list[Check]:
     ]
 
 
+def console_checks() -> list[Check]:
+    """The operator console's page under its CSP, and no data without a sign-in."""
+
+    def page(client: httpx.Client) -> None:
+        response = client.get("/")
+        expect_status(response, 200)
+        if "script-src 'self'" not in response.headers.get("content-security-policy", ""):
+            raise SmokeFailure("the console page is served without its CSP")
+        expect_status(client.get("/app.js"), 200)
+
+    def sign_in_required(client: httpx.Client) -> None:
+        expect_status(client.get("/api/overview"), 401)
+
+    return [
+        Check("console page with CSP", page),
+        Check("console requires a sign-in", sign_in_required),
+    ]
+
+
 ROLE_CHECKS: dict[str, Callable[[], list[Check]]] = {
+    "console": console_checks,
     "kv": kv_checks,
     "thumbnails": thumbnails_checks,
     "optimizer": optimizer_checks,

@@ -31,6 +31,18 @@ ROLE_PORTS: dict[str, int] = {
     "worker": 9101,
 }
 
+# The roles the operator console watches and calls, each with the setting that holds its URL
+# (unset: this host's default port; `roost up` and the manifests set them).
+CONSOLE_PEER_URL_SETTINGS: dict[str, str] = {
+    "kv": "kv_url",
+    "thumbnails": "thumbnails_url",
+    "optimizer": "optimizer_url",
+    "birds": "birds_api_url",
+    "bird-images": "bird_images_url",
+    "frontend": "frontend_url",
+    "worker": "worker_url",
+}
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -239,6 +251,10 @@ class Settings(BaseSettings):
         "birds_api_url",
         "thumbnails_url",
         "unsplash_api_url",
+        "kv_url",
+        "optimizer_url",
+        "frontend_url",
+        "worker_url",
     )
     @classmethod
     def _http_scheme(cls, value: str | None) -> str | None:

@@ -181,3 +181,26 @@ class UpstreamClient:
             # Full jitter keeps a fleet of callers from retrying in lockstep.
             pause = random.uniform(0, min(0.05 * 2**attempt, deadline - time.monotonic()))
             await asyncio.sleep(max(0.0, pause))
+
+    async def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A call that is not safe to repeat (POST, PUT, DELETE): one attempt within the
+        budget, never retried; a transport failure or 5xx counts against the breaker."""
+        if not self.breaker.allow():
+            raise UpstreamUnavailable(self.name, "circuit open")
+        headers = dict(kwargs.pop("headers", None) or {})
+        request_id = current_request_id() if self.forward_request_id else None
+        if request_id:
+            headers.setdefault("X-Request-ID", request_id)
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as error:
+            self.breaker.record_failure()
+            raise UpstreamUnavailable(self.name, type(error).__name__) from None
+        finally:
+            self._histogram.observe(time.perf_counter() - started)
+        if response.status_code >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        return response

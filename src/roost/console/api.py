@@ -1,0 +1,239 @@
+"""HTTP routes of the operator console: its page, sign-in, the overview and the relay.
+
+Thin: read the session, check the CSRF token, call :mod:`roost.console.service`, map its
+errors. Every ``/api`` route but sign-in needs a session; every state-changing one needs the
+session's CSRF token in ``X-CSRF-Token`` (403 without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from roost.console import service
+from roost.console.errors import ActionNotOffered, ConsoleError, RoleUnavailable
+from roost.console.sampler import Sampler
+from roost.console.session import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    OneTimeTokens,
+    Operator,
+    SessionInvalid,
+    SessionSigner,
+    require_admin,
+)
+from roost.core.auth import Authenticator
+from roost.core.errors import ApiError, error_response
+from roost.core.upstream import UpstreamClient
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGE_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Request headers of the page's that a role needs to understand the call.
+FORWARDED_HEADERS = ("content-type", "if-match", "if-none-match")
+# Room for one image upload through the console (multipart framing on top of the file).
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass
+class ConsoleDeps:
+    sampler: Sampler
+    clients: dict[str, UpstreamClient]
+    signer: SessionSigner
+    login_links: OneTimeTokens
+    credential_for: Callable[[Operator], str]
+    read_maintenance: Callable[[], Awaitable[bool]]
+    write_maintenance: Callable[[bool], Awaitable[None]]
+    secure_cookie: bool
+
+
+def _deps(request: Request) -> ConsoleDeps:
+    deps: ConsoleDeps = request.app.state.console
+    return deps
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(_: Request, error: Exception) -> Response:
+        assert isinstance(error, ConsoleError)
+        status = 503 if isinstance(error, RoleUnavailable) else 404
+        if isinstance(error, ActionNotOffered):
+            status = 404
+        return error_response(status, error.code, error.message)
+
+    app.add_exception_handler(ConsoleError, handle)
+
+
+def _json(body: Any, status_code: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def signed_in(request: Request) -> Operator:
+    """The operator of this request's session (401 without a valid one)."""
+    try:
+        return _deps(request).signer.verify(request.cookies.get(SESSION_COOKIE))
+    except SessionInvalid as error:
+        raise ApiError(401, "not_signed_in", str(error)) from None
+
+
+def acting(request: Request) -> Operator:
+    """The operator of a state-changing request: a session and its CSRF token (403)."""
+    operator = signed_in(request)
+    if request.method not in SAFE_METHODS and not _deps(request).signer.csrf_matches(
+        operator, request.headers.get(CSRF_HEADER)
+    ):
+        raise ApiError(403, "csrf_token_invalid", f"send the session's CSRF token in {CSRF_HEADER}")
+    return operator
+
+
+def _session_response(
+    deps: ConsoleDeps, cookie: str, response: Response, operator: Operator
+) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=deps.signer.lifetime_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=deps.secure_cookie,
+        path="/",
+    )
+    return response
+
+
+def _session_body(deps: ConsoleDeps, operator: Operator) -> dict[str, Any]:
+    return {
+        "operator": operator.subject,
+        "csrf_token": deps.signer.csrf_token(operator),
+        "expires_at": operator.expires_at,
+    }
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def index() -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def _file_route(name: str, media_type: str) -> None:
+    async def serve() -> Response:
+        return FileResponse(
+            STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"}
+        )
+
+    router.add_api_route(f"/{name}", serve, methods=["GET"])
+
+
+for _name, _type in PAGE_FILES.items():
+    _file_route(_name, _type)
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credential: str = Field(min_length=1, max_length=8192, description="An API key or a JWT")
+
+
+def _principal_of(authenticator: Authenticator, credential: str) -> str:
+    """The subject of an admin credential: a JWT (three dot-separated parts) or an API key."""
+    token = credential.strip()
+    if token.count(".") == 2:
+        principal = authenticator.authenticate(f"Bearer {token}", None)
+    else:
+        principal = authenticator.authenticate(None, token)
+    try:
+        return require_admin(principal).subject
+    except PermissionError as error:
+        raise ApiError(403, "forbidden", str(error)) from None
+
+
+@router.post("/api/login")
+async def login(request: Request, body: LoginIn) -> Response:
+    deps = _deps(request)
+    subject = _principal_of(request.app.state.authenticator, body.credential)
+    cookie = deps.signer.issue(subject)
+    operator = deps.signer.verify(cookie)
+    service.audit.info("console_sign_in", operator=subject, method="credential")
+    return _session_response(deps, cookie, _json(_session_body(deps, operator)), operator)
+
+
+@router.get("/login")
+async def login_link(
+    request: Request, token: Annotated[str, Query(min_length=1, max_length=8192)]
+) -> Response:
+    """The one-time link `roost up` prints: a short-lived admin JWT, accepted once."""
+    deps = _deps(request)
+    subject = _principal_of(request.app.state.authenticator, token)
+    if not deps.login_links.claim(token):
+        raise ApiError(401, "link_used", "this sign-in link was used already; ask for a new one")
+    cookie = deps.signer.issue(subject)
+    operator = deps.signer.verify(cookie)
+    service.audit.info("console_sign_in", operator=subject, method="link")
+    return _session_response(deps, cookie, RedirectResponse("/", status_code=303), operator)
+
+
+@router.post("/api/logout")
+async def logout(request: Request) -> Response:
+    operator = acting(request)
+    service.audit.info("console_sign_out", operator=operator.subject)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/api/session")
+async def session(request: Request) -> Response:
+    return _json(_session_body(_deps(request), signed_in(request)))
+
+
+@router.get("/api/overview")
+async def overview(request: Request) -> Response:
+    signed_in(request)
+    deps = _deps(request)
+    return _json(await service.overview(deps.sampler, deps.read_maintenance))
+
+
+class MaintenanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+@router.put("/api/maintenance")
+async def set_maintenance(request: Request, body: MaintenanceIn) -> Response:
+    operator = acting(request)
+    deps = _deps(request)
+    await service.set_maintenance(deps.write_maintenance, operator, body.enabled)
+    return _json({"enabled": body.enabled})
+
+
+RELAY_METHODS = ["GET", "POST", "PUT", "DELETE"]
+
+
+@router.api_route("/api/roles/{role}/{path:path}", methods=RELAY_METHODS)
+async def relay(request: Request, role: str, path: str) -> Response:
+    """An offered action on a role, answered with the role's own status and body."""
+    operator = acting(request)
+    deps = _deps(request)
+    call = service.RoleCall(
+        method=request.method,
+        path=path,
+        query=list(request.query_params.multi_items()),
+        headers={h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers},
+        body=await request.body(),
+    )
+    relayed = await service.relay(deps.clients, deps.credential_for, operator, role, call)
+    return Response(relayed.content, status_code=relayed.status_code, headers=relayed.headers)
