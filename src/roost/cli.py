@@ -212,10 +212,13 @@ def _set_maintenance(enabled: bool) -> None:
 def backup(
     to: Annotated[
         str | None,
-        typer.Option(help="Where to keep it: file:///folder or s3://bucket/prefix"),
+        typer.Option(
+            help="Where to keep it: file:///folder or s3://bucket/prefix "
+            "(default: ROOST_BACKUP_URL, else --output)"
+        ),
     ] = None,
     output: Annotated[
-        Path, typer.Option(help="Local folder for the archive, when --to is not given")
+        Path, typer.Option(help="Local folder for the archive, when no URL is given")
     ] = Path("backups"),
     keep: Annotated[
         int | None, typer.Option(min=1, help="Then delete all but the newest N backups there")
@@ -228,7 +231,7 @@ def backup(
     from roost.infra.storage import StorageError
 
     settings = resolved_settings()
-    target = to if to is not None else output.resolve().as_uri()
+    target = to or settings.backup_url or output.resolve().as_uri()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
             task = bar.add_task("starting")
@@ -255,12 +258,12 @@ def backup(
 @app.command()
 def restore(
     source: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="A backup .tar.gz path, or a file:// / s3:// folder (its newest backup) "
-            "or archive URL"
+            "or archive URL (default: ROOST_BACKUP_URL)"
         ),
-    ],
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Replace the current data with a backup's, after checking it against its checksums."""
@@ -270,6 +273,9 @@ def restore(
     if not yes and not typer.confirm("This replaces current data. Continue?", default=False):
         raise typer.Exit(1)
     settings = resolved_settings()
+    source = source or settings.backup_url
+    if source is None:
+        fail("name a backup, or set ROOST_BACKUP_URL")
     try:
         manifest = restore_backup(
             source,

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     storage_url: str | None = None
     s3_endpoint_url: str | None = None
+    # Where `roost backup` writes and `roost restore` reads when not told (file:// or s3://).
+    backup_url: str | None = None
 
     # Bounded timeouts everywhere: an outage must turn into a fast 503, never a hang.
     redis_socket_timeout: float = Field(0.5, gt=0, le=30)
@@ -238,7 +240,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, amqp:// or sqs:// URL")
         return value
 
-    @field_validator("storage_url", "thumbnails_source_url", "thumbnails_output_url")
+    @field_validator("storage_url", "backup_url", "thumbnails_source_url", "thumbnails_output_url")
     @classmethod
     def _storage_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("file://", "s3://")):
