@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager nginx wrk
 LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
-.PHONY: run test lint fmt unit bench install system-deps clean
+.PHONY: run test lint fmt unit bench install system-deps node-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,16 @@ fmt: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps node-deps lint
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider
+
+# npm packages of deploy/kubernetes/validate (Argo Rollouts and Prometheus Operator schemas for
+# tests/integration/deploy/test_rollouts.py), from its package-lock.json; only when missing.
+NODE_DEPS := deploy/kubernetes/validate/node_modules/.package-lock.json
+$(NODE_DEPS): deploy/kubernetes/validate/package-lock.json
+	npm ci --prefix deploy/kubernetes/validate --no-audit --no-fund --loglevel=error
+
+node-deps: $(NODE_DEPS)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
