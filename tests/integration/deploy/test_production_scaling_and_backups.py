@@ -99,7 +99,9 @@ def test_production_pods_spread_over_zones_and_nodes_and_keep_one_through_disrup
 
 
 @pytest.mark.parametrize("overlay", ["staging", "prod"])
-def test_aws_overlays_back_up_nightly_to_their_own_bucket_keeping_two_weeks(overlay: str) -> None:
+def test_aws_overlays_back_up_nightly_to_their_own_bucket_and_can_restore_from_it(
+    overlay: str,
+) -> None:
     documents = render(overlay)
     cron = by_kind(documents, "CronJob")["roost-backup"]["spec"]
     minute, hour, *every = cron["schedule"].split()
@@ -117,6 +119,11 @@ def test_aws_overlays_back_up_nightly_to_their_own_bucket_keeping_two_weeks(over
         "configMapRef",
         "secretRef",
     }
+    restore = by_kind(documents, "CronJob")["roost-restore"]["spec"]
+    assert restore["suspend"] is True, "only ever started by hand (kubectl create job --from)"
+    (restorer,) = restore["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert restorer["args"] == ["restore", "--yes"]
+    assert restorer["envFrom"] == container["envFrom"]
     (config,) = [
         doc
         for doc in documents
