@@ -254,6 +254,7 @@ def register_optimizer_actors(
         queue_name=settings.optimizer_queue,
         max_retries=settings.job_max_retries,
         time_limit_ms=int(settings.job_time_limit_seconds * 1000),
+        outage_wait_seconds=settings.job_outage_wait_seconds,
     )
     return settings.optimizer_queue
 

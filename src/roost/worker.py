@@ -121,6 +121,7 @@ def build_worker(settings: Settings) -> FastAPI:
             processor,
             max_retries=settings.job_max_retries,
             time_limit_ms=int(settings.job_time_limit_seconds * 1000),
+            outage_wait_seconds=settings.job_outage_wait_seconds,
         )
         optimizer_queue = register_optimizer_actors(broker, settings, adapters.sessions, bridge.run)
         queue_name = adapters.config.queue_name

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Queue jobs and the worker process (`roost worker`).
     job_time_limit_seconds: float = Field(60.0, gt=0, le=3600)
     job_max_retries: int = Field(3, ge=0, le=20)
+    # A job whose database or storage is down waits this long for it before a retry is spent
+    # (below the time limit, which still ends a job that hangs).
+    job_outage_wait_seconds: float = Field(30.0, ge=0, le=3600)
     job_min_backoff_ms: int = Field(1_000, ge=1)
     job_max_backoff_ms: int = Field(30_000, ge=1)
     worker_threads: int = Field(2, ge=1, le=64)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -33,11 +33,51 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name, q_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
+from roost.core.errors import DependencyUnavailable
 from roost.core.settings import Settings
 
 log = structlog.get_logger("roost.queue")
+T = TypeVar("T")
+# Waits between attempts while a dependency is down: short first, then every 2 s.
+OUTAGE_PAUSES_SECONDS = (0.25, 0.5, 1.0, 2.0)
 
 BrokerKind = str  # "redis" | "rabbitmq" | "sqs"
+
+
+def wait_out_outages(
+    job: Callable[[], T],
+    budget_seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run ``job``; while it fails with :class:`DependencyUnavailable`, wait and run it again,
+    for at most ``budget_seconds``, then let the error reach the retry machinery.
+
+    A database or storage outage says nothing about the job: spending its few retries (and
+    dead-lettering it) during a 10 s failover would turn an outage into lost work. Jobs are
+    idempotent (delivery is at least once), so running one again from the start is safe. The
+    budget stays below the job time limit, which still ends a job that hangs.
+    """
+    deadline = clock() + budget_seconds
+    attempt = 0
+    while True:
+        try:
+            return job()
+        except DependencyUnavailable as outage:
+            pause = OUTAGE_PAUSES_SECONDS[min(attempt, len(OUTAGE_PAUSES_SECONDS) - 1)]
+            if clock() + pause > deadline:
+                raise
+            attempt += 1
+            log.warning(
+                "job_waiting_out_outage",
+                dependency=(outage.details or {}).get("dependency"),
+                attempt=attempt,
+                pause_seconds=pause,
+            )
+            sleep(pause)
+
+
 SQS_MAX_DELAY_MS = 900_000
 
 

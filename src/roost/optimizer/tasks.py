@@ -26,6 +26,7 @@ import structlog
 from dramatiq.middleware import TimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.infra.queue import wait_out_outages
 from roost.optimizer import service
 from roost.optimizer.errors import OptimizerError
 from roost.optimizer.service import OptimizerConfig
@@ -84,11 +85,12 @@ def register_actors(
     queue_name: str,
     max_retries: int,
     time_limit_ms: int,
+    outage_wait_seconds: float,
 ) -> dramatiq.Actor[Any, Any]:
     """Bind the ``optimizer.run_optimization`` actor to ``broker`` (not to a global one)."""
 
     def run_optimization(result_id: str) -> None:
-        jobs.process(result_id)
+        wait_out_outages(lambda: jobs.process(result_id), outage_wait_seconds)
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.Actor(
         run_optimization,

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import dramatiq
 import structlog
 
-from roost.infra.queue import DeadLetter, DeadLetterHandler
+from roost.infra.queue import DeadLetter, DeadLetterHandler, wait_out_outages
 from roost.infra.storage import ObjectStore, join_key
 from roost.thumbnails import metrics, service
 from roost.thumbnails.errors import SourceNotCommitted
@@ -156,12 +156,17 @@ def source_hash(job: service.Job, data: bytes) -> str:
 
 
 def register_actors(
-    broker: dramatiq.Broker, processor: ImageProcessor, *, max_retries: int, time_limit_ms: int
+    broker: dramatiq.Broker,
+    processor: ImageProcessor,
+    *,
+    max_retries: int,
+    time_limit_ms: int,
+    outage_wait_seconds: float,
 ) -> dramatiq.Actor[Any, Any]:
     """Bind the ``thumbnails.process_image`` actor to ``broker`` (not to a global one)."""
 
     def process_image(image_id: str) -> None:
-        processor.process(image_id)
+        wait_out_outages(lambda: processor.process(image_id), outage_wait_seconds)
 
     actor: dramatiq.Actor[Any, Any] = dramatiq.Actor(
         process_image,
