@@ -157,6 +157,9 @@ def build_worker(settings: Settings) -> FastAPI:
             async with _step("queue_depth"):
                 depth = await asyncio.to_thread(queue.queue_depth, broker, queue_name)
                 metrics.QUEUE_DEPTH.labels(queue_name).set(depth.ready + depth.delayed)
+            async with _step("queue_oldest_job_age"):
+                age = await asyncio.to_thread(queue.oldest_ready_age, broker, queue_name)
+                metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
             async with _step("dead_letter_depth"):
                 pending = await service.count_pending_dead_letters(adapters.sessions)
                 metrics.DEAD_LETTER_DEPTH.set(pending)

@@ -318,6 +318,70 @@ def queue_depth(broker: dramatiq.Broker, queue_name: str) -> QueueDepth:
     return _sqs_depth(broker, queue_name)
 
 
+def oldest_ready_age(
+    broker: dramatiq.Broker, queue_name: str, *, now: float | None = None
+) -> float:
+    """Seconds the oldest ready job of ``queue_name`` has waited for a worker (since it was
+    enqueued, or since its retry became due); 0 when none waits.
+
+    Redis: the head of the queue's list, read without popping. RabbitMQ: the next message,
+    fetched unacknowledged and handed straight back (``basic_get`` + ``nack(requeue)``), so it
+    keeps its place. SQS: CloudWatch's ``ApproximateAgeOfOldestMessage`` — receiving a message
+    to look at it would count towards the redrive policy's ``maxReceiveCount``."""
+    current = time.time() if now is None else now
+    if isinstance(broker, RedisBroker):
+        key = f"{broker.namespace}:{queue_name}"
+        head = broker.client.lindex(key, 0)
+        payload = broker.client.hget(key + ".msgs", head) if head is not None else None
+        if not isinstance(payload, bytes):  # empty, or taken by a worker meanwhile
+            return 0.0
+        return _waited(dramatiq.Message.decode(payload), current)
+    if isinstance(broker, RabbitmqBroker):
+        # Declaring (idempotent) first: a basic_get on a queue nobody declared yet closes the
+        # channel; and an empty queue needs no look at all.
+        if broker.get_queue_message_counts(queue_name)[0] == 0:
+            return 0.0
+        channel = broker.channel
+        method, _, body = channel.basic_get(queue=queue_name, auto_ack=False)
+        if method is None:
+            return 0.0
+        channel.basic_nack(method.delivery_tag, requeue=True)
+        return _waited(dramatiq.Message.decode(body), current)
+    return _sqs_oldest_age(broker, queue_name, current)
+
+
+def _waited(message: dramatiq.Message[Any], now: float) -> float:
+    ready_since_ms = message.options.get("eta", message.message_timestamp)
+    return max(0.0, now - float(ready_since_ms) / 1000)
+
+
+def _sqs_oldest_age(broker: Any, queue_name: str, now: float) -> float:
+    import boto3
+
+    broker._ensure_queue(queue_name)
+    sqs = broker.sqs.meta.client
+    endpoint = sqs.meta.endpoint_url
+    # Same endpoint only off AWS (moto, LocalStack); on AWS each service has its own.
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        region_name=sqs.meta.region_name,
+        endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
+    )
+    answer = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName="ApproximateAgeOfOldestMessage",
+        Dimensions=[
+            {"Name": "QueueName", "Value": broker.queues[queue_name].url.rsplit("/", 1)[-1]}
+        ],
+        StartTime=now - 600,
+        EndTime=now,
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    points = sorted(answer.get("Datapoints", []), key=lambda point: point["Timestamp"])
+    return float(points[-1]["Maximum"]) if points else 0.0
+
+
 def drain_dead_letters(
     broker: dramatiq.Broker, queue_name: str, handler: DeadLetterHandler, *, limit: int = 100
 ) -> int:

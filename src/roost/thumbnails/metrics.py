@@ -28,6 +28,12 @@ IMAGE_UPLOAD_TO_READY_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in a queue (ready or delayed)", ["queue"], multiprocess_mode="max"
 )
+QUEUE_OLDEST_JOB_AGE = Gauge(
+    "queue_oldest_job_age_seconds",
+    "How long the oldest ready job of a queue has waited for a worker",
+    ["queue"],
+    multiprocess_mode="max",
+)
 DEAD_LETTER_DEPTH = Gauge(
     "dead_letter_depth", "Dead-lettered jobs not redriven yet", multiprocess_mode="max"
 )

@@ -1,0 +1,100 @@
+"""How long the oldest ready job has waited, read from the real brokers (Redis, RabbitMQ) the
+way the worker's housekeeping exports it as ``queue_oldest_job_age_seconds``: looking must
+neither take the job nor move it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import dramatiq
+import pytest
+
+from roost.core.settings import Settings, load_settings
+from roost.infra import queue
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def settings(request: pytest.FixtureRequest, unique: str) -> Iterator[Settings]:
+    url = request.getfixturevalue(f"{request.param}_url")
+    built = load_settings(
+        broker_url=url, broker_namespace=f"age{unique}", thumbnails_queue=f"age-{unique}"
+    )
+    yield built
+    forget_queue(built)
+
+
+def forget_queue(settings: Settings) -> None:
+    assert settings.broker_url is not None
+    if settings.broker_url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(settings.broker_url)
+        keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    else:
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+        channel = connection.channel()
+        name = settings.thumbnails_queue
+        for queue_name in (name, f"{name}.DQ", f"{name}.XQ"):
+            channel.queue_delete(queue_name)
+        connection.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met after {timeout}s")
+
+
+def test_empty_queue_has_no_waiting_age(settings: Settings) -> None:
+    broker = queue.create_broker(settings)
+    broker.declare_queue(settings.thumbnails_queue)
+    try:
+        assert queue.oldest_ready_age(broker, settings.thumbnails_queue) == 0.0
+    finally:
+        broker.close()
+
+
+def test_age_is_that_of_the_first_job_sent_and_looking_leaves_every_job_in_place(
+    settings: Settings,
+) -> None:
+    name = settings.thumbnails_queue
+    broker = queue.create_broker(settings)
+    try:
+        first = queue.send(broker, name, "make_thumbnails", ["first"])
+        second = queue.send(broker, name, "make_thumbnails", ["second"])
+        wait_until(lambda: queue.queue_depth(broker, name).ready == 2)
+        later = first.message_timestamp / 1000 + 400  # as if the job had waited 400 s
+
+        for _ in range(3):  # the same answer each time: the look put the job back in front
+            age = queue.oldest_ready_age(broker, name, now=later)
+            assert age == pytest.approx(400, abs=0.01)
+        assert queue.queue_depth(broker, name).ready == 2
+
+        taken: list[str] = []
+        dramatiq.Actor(
+            lambda label: taken.append(label),
+            broker=broker, actor_name="make_thumbnails", queue_name=name, priority=0, options={},
+        )  # fmt: skip
+        broker.emit_after("process_boot")
+        worker = dramatiq.Worker(broker, queues={name}, worker_threads=1)
+        worker.start()
+        try:
+            wait_until(lambda: len(taken) == 2)
+        finally:
+            worker.stop()
+        assert sorted(taken) == ["first", "second"]
+        assert second.message_timestamp >= first.message_timestamp
+        assert queue.oldest_ready_age(broker, name) == 0.0
+    finally:
+        broker.close()
