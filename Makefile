@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager nginx wrk
 LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
-.PHONY: run test lint fmt unit bench install system-deps node-deps clean
+.PHONY: run test lint fmt unit bench install system-deps node-deps sbom clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ $(NODE_DEPS): deploy/kubernetes/validate/package-lock.json
 	npm ci --prefix deploy/kubernetes/validate --no-audit --no-fund --loglevel=error
 
 node-deps: $(NODE_DEPS)
+
+# CycloneDX SBOM of the runtime dependencies the image ships (CD uploads it with each release).
+sbom: $(STAMP)
+	$(BIN)/python scripts/sbom.py sbom.cdx.json
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
