@@ -701,7 +701,7 @@ class _Problem:
             if nodes >= max_nodes:
                 break
             candidate = self._buying(root, ranked, wanted)
-            if candidate is None or not candidate.fits(budget):
+            if not candidate.fits(budget):
                 continue
             self._relax(candidate, budget, hint=root.multiplier)
             nodes += 1
@@ -709,24 +709,44 @@ class _Problem:
                 best = candidate
         return best, nodes
 
-    def _buying(self, root: _Node, ranked: list[int], wanted: int) -> _Node | None:
-        """The root with its ``wanted`` best S-curve copies bought and the others off."""
-        boxes: dict[int, tuple[float, float]] = {}
-        counts: dict[int, float] = {}
-        for row in ranked:
-            count = int(root.count[row])
-            taken = min(count, wanted)
-            wanted -= taken
+    def _buying(self, root: _Node, ranked: list[int], wanted: int) -> _Node:
+        """The root with its ``wanted`` best S-curve copies bought and the others off.
+
+        A bought copy's box starts at its tangency point, on the concave branch, so its curve
+        is concave there; a copy not bought is held at its minimum. Built in one pass over
+        arrays: there can be hundreds of S-curves.
+        """
+        node = _Node(
+            low=root.low.copy(),
+            high=root.high.copy(),
+            base=root.base.copy(),
+            threshold=root.threshold.copy(),
+            start=root.start.copy(),
+            pinned=root.pinned.copy(),
+            count=root.count.copy(),
+        )
+        counts = root.count[ranked]
+        # Copies are taken best first: each row gets what is still wanted, up to its count.
+        taken = np.minimum(np.maximum(wanted - (np.cumsum(counts) - counts), 0.0), counts)
+        on: list[int] = []
+        off: list[int] = []
+        for row, bought in zip(ranked, taken.tolist(), strict=True):
             group = self.class_of_open.get(row)
             if group is not None:
-                counts[group.on] = root.count[group.on] + taken
-                counts[group.off] = root.count[group.off] + count - taken
-                counts[row] = 0.0
-            elif taken:
-                boxes[row] = (float(root.start[row]), float(root.high[row]))
+                node.count[group.on] += bought
+                node.count[group.off] += float(root.count[row]) - bought
+                node.count[row] = 0.0
             else:
-                boxes[row] = (float(root.low[row]), float(root.low[row]))
-        return root.child(self.curves, boxes, counts)
+                (on if bought else off).append(row)
+        on_rows, off_rows = np.array(on, dtype=np.intp), np.array(off, dtype=np.intp)
+        node.low[on_rows] = root.start[on_rows]
+        node.base[on_rows] = self.batch.response(node.low)[on_rows]
+        node.high[off_rows] = root.low[off_rows]
+        for changed in (on_rows, off_rows):
+            node.threshold[changed] = np.inf
+            node.start[changed] = node.low[changed]
+            node.pinned[changed] = False
+        return node
 
     def _root(self) -> _Node:
         low, high, inflection = self.low, self.high, self.inflection
@@ -945,7 +965,14 @@ class _Problem:
             slopes = np.maximum(slopes, -1e250)
             weight = float(count @ slopes)
             step = -excess / weight if weight < 0 else math.copysign(2.0, excess)
-            if abs(excess) <= 1e-6 * budget and abs(step) <= 1e-6:
+            moving_spend = float(count @ np.where(moving, spend, 0.0))
+            wanted = moving_spend - excess
+            if weight < 0 and moving_spend > 0 and wanted > 0:
+                # The same Newton step on log(spend of the moving channels): exact for power
+                # curves, whose spend is a power of the multiplier, and close for the others,
+                # where a step in spend itself overshoots far from the root.
+                step = math.log(wanted / moving_spend) * moving_spend / weight
+            if abs(excess) <= 1e-5 * budget and abs(step) <= 1e-5:
                 # One more Newton step, taken in spend space: its error is second order, far
                 # below the rounding of the sum, unless a channel hits a bound on the way.
                 corrected = np.clip(spend - excess * slopes / weight, node.low, node.high)
