@@ -196,7 +196,13 @@ async def logout(request: Request) -> Response:
 
 @router.get("/api/session")
 async def session(request: Request) -> Response:
-    return _json(_session_body(_deps(request), signed_in(request)))
+    """The page's first call: who is signed in (200 either way, so a fresh page logs no error)."""
+    deps = _deps(request)
+    try:
+        operator = deps.signer.verify(request.cookies.get(SESSION_COOKIE))
+    except SessionInvalid as error:
+        return _json({"operator": None, "reason": str(error)})
+    return _json(_session_body(deps, operator))
 
 
 @router.get("/api/overview")

@@ -89,14 +89,10 @@ function showLogin() {
 }
 
 async function startSession() {
-  try {
-    const { data } = await api("GET", "api/session");
-    state.csrf = data.csrf_token;
-    state.operator = data.operator;
-  } catch (error) {
-    if (error.status === 401) return showLogin();
-    throw error;
-  }
+  const { data } = await api("GET", "api/session");
+  if (!data.operator) return showLogin();
+  state.csrf = data.csrf_token;
+  state.operator = data.operator;
   $("operator").textContent = state.operator;
   $("tabs").hidden = $("who").hidden = false;
   $("login").hidden = true;
@@ -174,6 +170,8 @@ function sparkline(values, label) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("class", "spark");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("data-testid", "sparkline");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", label);
   const points = values.map((v) => (v === null ? 0 : v));

@@ -1,0 +1,193 @@
+"""The operator console in a real browser, against a whole ``roost up`` (every role, the worker).
+
+The tests use ``platform`` (the console's URL, each role's URL, its sign-in link and a way to
+hang and resume one role), ``signed_in_page`` and ``save_screenshot``. ``roost up`` runs as the
+README runs it (embedded Postgres and Redis, no ``ROOST_*`` variables) on a free port offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from tests.e2e.processes import free_port_offset, start_roost_up, stop_roost_up, wait_ready
+from tests.prerequisites import missing
+
+from roost.core.auth import ADMIN_SCOPE, issue_token
+from roost.core.settings import ROLE_PORTS, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LINK = re.compile(r"http://\S+/login\?token=\S+")
+
+
+@dataclass
+class Platform:
+    process: subprocess.Popen[bytes]
+    offset: int
+    log: Path
+
+    def url(self, role: str) -> str:
+        return f"http://127.0.0.1:{ROLE_PORTS[role] + self.offset}"
+
+    @property
+    def console(self) -> str:
+        return self.url("console")
+
+    def login_link(self) -> str:
+        found = LINK.findall(self.log.read_text())
+        assert found, self.log.read_text()[-3000:]
+        return str(found[-1])
+
+    def role_pid(self, role: str) -> int:
+        """The pid of the ``roost serve <role>`` that this ``roost up`` started."""
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid), "-f", f"roost serve {role} "],
+            capture_output=True,
+            text=True,
+        )
+        pids = found.stdout.split()
+        assert len(pids) == 1, f"{role}: {pids}"
+        return int(pids[0])
+
+    def hang(self, role: str) -> None:
+        """SIGSTOP: the role's process stops answering, as a hung or partitioned one would
+        (the supervisor, which restarts a role that exits, leaves a stopped one alone)."""
+        os.kill(self.role_pid(role), signal.SIGSTOP)
+
+    def resume(self, role: str) -> None:
+        os.kill(self.role_pid(role), signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    tmp = tmp_path_factory.mktemp("console-up")
+    log = tmp / "up.log"
+    offset = free_port_offset(*ROLE_PORTS.values())
+    process = start_roost_up(tmp / "data", offset, log, ",".join(_all_roles()))
+    running = Platform(process, offset, log)
+    try:
+        for role in ROLE_PORTS:
+            wait_ready(running.url(role), process, log, timeout=120)
+        _wait_for_link(running)
+        yield running
+    finally:
+        for role in ("birds",):  # a failed test may have left it stopped
+            with contextlib.suppress(AssertionError, ProcessLookupError):
+                running.resume(role)
+        stop_roost_up(process)
+
+
+def _all_roles() -> list[str]:
+    from roost.roles import api_roles
+
+    return api_roles()
+
+
+def _wait_for_link(running: Platform) -> None:
+    deadline = time.monotonic() + 30
+    while not LINK.search(running.log.read_text()):
+        assert time.monotonic() < deadline, running.log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+def admin_token(subject: str = "e2e-operator") -> str:
+    """An admin JWT signed with `roost up`'s (development) secret, as `roost token` makes."""
+    development = Settings.model_construct()  # the defaults, whatever this shell's ROOST_* say
+    return issue_token(development, subject, [ADMIN_SCOPE], ttl_seconds=600)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        missing(f"{CHROMIUM} is missing; `make system-deps` installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class PageProblems:
+    """Console errors and uncaught exceptions seen by one page."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console error: {message.text}")
+
+    def on_page_error(self, error: Error) -> None:
+        self.errors.append(f"page error: {error.message}")
+
+
+SignedInPage = Callable[..., tuple[Page, PageProblems]]
+
+
+@pytest.fixture
+def signed_in_page(browser: Browser, platform: Platform) -> Iterator[SignedInPage]:
+    """``signed_in_page(width, height)`` -> (page, problems): a fresh browser context, signed
+    in through the page's own form with an admin token, on the overview."""
+    contexts = []
+
+    def open_(width: int = 1280, height: int = 800, **options: Any) -> tuple[Page, PageProblems]:
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        problems = PageProblems()
+        page.on("console", problems.on_console)
+        page.on("pageerror", problems.on_page_error)
+        page.goto(platform.console)
+        page.get_by_label("API key or token").fill(admin_token())
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_test_id("operator").wait_for()
+        return page, problems
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def save_screenshot() -> Callable[[Page, str], Path]:
+    def save(page: Page, name: str) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        page.screenshot(path=str(path), animations="disabled")
+        return path
+
+    return save
+
+
+def generate_traffic(url: str, seconds: float) -> int:
+    """Classic kv reads for ``seconds``; how many were sent."""
+    sent = 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=5) as client:
+        while time.monotonic() < deadline:
+            client.get("/read/console-e2e-traffic")
+            sent += 1
+    return sent

@@ -1,0 +1,290 @@
+"""The operator console in Debian Chromium against a whole `roost up`: it shows every role,
+reacts to one going away, and operates kv, maintenance, thumbnails and the optimizer."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+from tests.e2e.console.conftest import (
+    Platform,
+    SignedInPage,
+    admin_token,
+    generate_traffic,
+)
+
+from roost.core.settings import CONSOLE_PEER_URL_SETTINGS
+
+pytestmark = pytest.mark.e2e
+
+SaveScreenshot = Callable[[Page, str], Path]
+WATCHED_ROLES = list(CONSOLE_PEER_URL_SETTINGS)  # every role and the worker
+# Chromium reports every 4xx/5xx a fetch receives as a console error; a test that expects one
+# (a rejected upload) names it, every other message fails the test.
+EXPECTED_REFUSAL = "the server responded with a status of 4"
+
+
+def card(page: Page, role: str) -> str:
+    return f'[data-testid="role-{role}"]'
+
+
+def wait_for_status(page: Page, role: str, statuses: tuple[str, ...], timeout_ms: int) -> float:
+    """Seconds until the role's card shows one of ``statuses``."""
+    started = time.monotonic()
+    page.wait_for_function(
+        "([selector, statuses]) => statuses.includes("
+        "document.querySelector(selector)?.dataset.status)",
+        arg=[card(page, role), list(statuses)],
+        timeout=timeout_ms,
+    )
+    return time.monotonic() - started
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# Sign-in and CSRF (plain HTTP: what a browser would send, and what an attacker could).
+
+
+def test_the_console_api_needs_a_session_and_changes_need_its_csrf_token(
+    platform: Platform,
+) -> None:
+    with httpx.Client(base_url=platform.console, timeout=10) as anonymous:
+        assert anonymous.get("/api/overview").status_code == 401
+        refused = anonymous.post("/api/login", json={"credential": "not-a-valid-key-at-all"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+
+    with httpx.Client(base_url=platform.console, timeout=10) as operator:
+        signed = operator.post("/api/login", json={"credential": admin_token()})
+        assert signed.status_code == 200
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        csrf = signed.json()["csrf_token"]
+
+        assert operator.get("/api/overview").status_code == 200
+        without = operator.put("/api/maintenance", json={"enabled": False})
+        assert without.status_code == 403
+        assert without.json()["error"]["code"] == "csrf_token_invalid"
+        wrong = operator.put(
+            "/api/roles/kv/api/v1/kv/csrf-probe",
+            json={"value": 1},
+            headers={"X-CSRF-Token": "0" * 64},
+        )
+        assert wrong.status_code == 403
+        assert httpx.get(f"{platform.url('kv')}/api/v1/kv/csrf-probe").status_code == 404
+        right = operator.put(
+            "/api/roles/kv/api/v1/kv/csrf-probe", json={"value": 1}, headers={"X-CSRF-Token": csrf}
+        )
+        assert right.status_code == 201
+
+
+def test_the_roost_up_sign_in_link_works_once(platform: Platform) -> None:
+    link = platform.login_link()
+    with httpx.Client(timeout=10) as first:
+        used = first.get(link)
+        assert used.status_code == 303
+        assert first.get(f"{platform.console}/api/session").json()["operator"] == "local-operator"
+    with httpx.Client(timeout=10) as second:
+        again = second.get(link)
+        assert again.status_code == 401
+        assert again.json()["error"]["code"] == "link_used"
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+
+
+def test_overview_shows_every_role_healthy_and_a_sparkline_that_moves_under_traffic(
+    signed_in_page: SignedInPage, platform: Platform, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+
+    for role in WATCHED_ROLES:
+        wait_for_status(page, role, ("healthy",), timeout_ms=20_000)
+    for backend in ("postgres", "redis", "broker", "storage"):
+        expect(page.get_by_test_id(f"backend-{backend}")).to_contain_text("ok")
+    kv_sparkline = page.locator(f'{card(page, "kv")} [data-testid="sparkline"]')
+    before = kv_sparkline.get_attribute("data-points")
+
+    traffic = threading.Thread(target=generate_traffic, args=(platform.url("kv"), 8.0))
+    traffic.start()
+    try:
+        page.wait_for_function(
+            "(selector) => Number(document.querySelector(selector)?.textContent) > 1",
+            arg=f'{card(page, "kv")} [data-testid="rate"]',
+            timeout=15_000,
+        )
+    finally:
+        traffic.join()
+
+    assert kv_sparkline.get_attribute("data-points") != before
+    save_screenshot(page, "console-overview-1280x800")
+    phone, phone_problems = signed_in_page(390, 844)
+    wait_for_status(phone, "kv", ("healthy",), timeout_ms=20_000)
+    save_screenshot(phone, "console-overview-390x844")
+    assert problems.errors == []
+    assert phone_problems.errors == []
+
+
+def test_a_hung_role_turns_unhealthy_within_10_s_while_the_rest_works_then_recovers(
+    signed_in_page: SignedInPage, platform: Platform, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    wait_for_status(page, "birds", ("healthy",), timeout_ms=20_000)
+
+    platform.hang("birds")
+    try:
+        took = wait_for_status(page, "birds", ("down", "unhealthy"), timeout_ms=10_000)
+        for role in ("kv", "optimizer", "thumbnails"):
+            expect(page.locator(card(page, role))).to_have_attribute("data-status", "healthy")
+        save_screenshot(page, "console-overview-birds-down")
+        # The rest of the console keeps working: a key is written through the kv panel.
+        page.get_by_role("link", name="Key-value").click()
+        page.get_by_label("Key", exact=True).fill("written-while-birds-is-down")
+        page.get_by_role("button", name="Set", exact=True).click()
+        expect(page.locator("#kv-status")).to_contain_text("Created")
+    finally:
+        platform.resume("birds")
+
+    page.get_by_role("link", name="Overview").click()
+    wait_for_status(page, "birds", ("healthy",), timeout_ms=20_000)
+    assert took < 10
+    assert problems.errors == []
+
+
+# --------------------------------------------------------------------------------------------
+# Key-value and maintenance
+
+
+def test_kv_panel_sets_reads_explains_a_conflict_and_deletes_a_key(
+    signed_in_page: SignedInPage, platform: Platform, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Key-value").click()
+    key = f"console-e2e-{time.time_ns()}"
+
+    page.get_by_label("Key", exact=True).fill(key)
+    page.get_by_label("Value (JSON)").fill('{"colour": "blue", "count": 3}')
+    page.get_by_label("TTL (seconds, optional)").fill("600")
+    page.get_by_role("button", name="Set", exact=True).click()
+    expect(page.locator("#kv-status")).to_contain_text(f"Created {key}")
+
+    page.get_by_label("Prefix").fill(key)
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("button", name=key).click()
+    expect(page.get_by_test_id("kv-value")).to_contain_text('"colour": "blue"')
+    expect(page.locator("#kv-meta")).to_contain_text("expires in")
+
+    # Someone else writes the key; a guarded write from the stale read is refused, explained.
+    changed = httpx.put(f"{platform.url('kv')}/api/v1/kv/{key}", json={"value": "theirs"})
+    assert changed.status_code == 200
+    page.get_by_label("Only if unchanged since I read it").check()
+    page.get_by_role("button", name="Set", exact=True).click()
+    expect(page.locator("#kv-status")).to_contain_text("changed since you read it")
+    assert httpx.get(f"{platform.url('kv')}/api/v1/kv/{key}").json()["value"] == "theirs"
+    save_screenshot(page, "console-kv-1280x800")
+
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator("#kv-status")).to_contain_text(f"Deleted {key}")
+    assert httpx.get(f"{platform.url('kv')}/api/v1/kv/{key}").status_code == 404
+    # The conflict (409/412) is a refusal Chromium logs; nothing else may be.
+    assert [e for e in problems.errors if EXPECTED_REFUSAL not in e] == []
+
+
+def test_maintenance_toggle_makes_kv_answer_503_then_serve_again(
+    signed_in_page: SignedInPage, platform: Platform
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    kv = f"{platform.url('kv')}/api/v1/kv?limit=1"
+    expect(page.get_by_test_id("maintenance-state")).to_have_text("off")
+
+    page.get_by_role("button", name="Turn on…").click()
+    page.get_by_role("button", name="Turn on", exact=True).click()
+    expect(page.get_by_test_id("maintenance-state")).to_have_text("ON")
+    try:
+        assert _status_within(kv, 503, seconds=10)
+    finally:
+        page.get_by_role("button", name="Turn off…").click()
+        page.get_by_role("button", name="Turn off", exact=True).click()
+    expect(page.get_by_test_id("maintenance-state")).to_have_text("off")
+    assert _status_within(kv, 200, seconds=10)
+    assert problems.errors == []
+
+
+def _status_within(url: str, status: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if httpx.get(url, timeout=2).status_code == status:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Thumbnails and optimizer
+
+
+def test_upload_two_images_see_their_thumbnails_and_a_bad_file_rejected_with_its_reason(
+    signed_in_page: SignedInPage, tmp_path: Path, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Thumbnails").click()
+    files = {
+        "red.png": png((200, 40, 40)),
+        "green.png": png((40, 160, 80), (200, 300)),
+        "not-an-image.png": b"this is text, not a picture" * 10,
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    page.locator("#files").set_input_files([str(tmp_path / name) for name in files])
+
+    for name in ("red.png", "green.png"):
+        row = page.locator(f'#uploads li[data-file="{name}"]')
+        expect(row).to_have_attribute("data-state", "done", timeout=60_000)
+        thumbnails = row.locator(".preview img")
+        expect(thumbnails.first).to_be_visible()
+        assert thumbnails.count() >= 1
+        assert thumbnails.first.evaluate("img => img.complete && img.naturalWidth > 0")
+    bad = page.locator('#uploads li[data-file="not-an-image.png"]')
+    expect(bad).to_have_attribute("data-state", "rejected", timeout=60_000)
+    expect(bad.get_by_test_id("upload-status")).to_contain_text("rejected: ")
+    save_screenshot(page, "console-thumbnails-1280x800")
+    assert [e for e in problems.errors if EXPECTED_REFUSAL not in e] == []
+
+
+def test_run_an_optimization_and_see_the_chart_lift_and_curves(
+    signed_in_page: SignedInPage, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Optimizer").click()
+    expect(page.locator("#opt-channels tr").first).to_be_visible()
+    channels = page.locator("#opt-channels tr").count()
+
+    page.get_by_role("button", name="Run").click()
+
+    expect(page.get_by_test_id("opt-status")).to_contain_text("Done", timeout=30_000)
+    expect(page.locator('[data-testid="bar-optimal"]')).to_have_count(channels)
+    expect(page.locator('[data-testid="bar-current"]')).to_have_count(channels)
+    expect(page.get_by_test_id("opt-lift")).not_to_be_empty()
+    page.wait_for_function(
+        "() => { const img = document.getElementById('opt-curves');"
+        " return img.complete && img.naturalWidth > 0; }"
+    )
+    expect(page.locator("#opt-history li")).to_have_count(1)
+    save_screenshot(page, "console-optimizer-1280x800")
+    assert problems.errors == []
