@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager nginx wrk
+SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager nginx wrk \
+	podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns
 LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
-.PHONY: run test lint fmt unit bench install system-deps node-deps sbom clean
+.PHONY: run test lint fmt unit bench install system-deps node-deps sbom clean image
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,8 @@ run: $(STAMP)
 
 # Debian packages some tests drive for real: chromium (browser tests), promtool and amtool
 # (alert rule and Alertmanager config tests), nginx (`nginx -t` of the proxy config), wrk
-# (benchmarks). Installed only when missing, so a second run costs nothing.
+# (benchmarks), podman, buildah, runc and debootstrap (tests/image builds and runs the real image).
+# Installed only when missing, so a second run costs nothing.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -59,6 +61,10 @@ sbom: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
+
+# The real deploy/docker/Dockerfile on podman, its base image made with debootstrap (no registry).
+image: system-deps
+	scripts/build-image.sh
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench

@@ -68,7 +68,9 @@ def version() -> None:
 @app.command()
 def serve(
     role: Annotated[str, typer.Argument(help="kv, thumbnails, optimizer, birds, bird-images, …")],
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    # Loopback on a laptop; the image sets ROOST_HOST=0.0.0.0, so a CMD without --host is
+    # still reachable from outside its container.
+    host: Annotated[str, typer.Option(envvar="ROOST_HOST", help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: the role's port)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
