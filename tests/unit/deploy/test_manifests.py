@@ -321,12 +321,12 @@ def test_prometheusrule_objects_carry_the_rule_files_unchanged() -> None:
         assert by_name[f"roost-{path.stem}"]["spec"]["groups"] == load_yaml(path)["groups"]
 
 
-def test_alertmanager_config_is_valid_and_pages_only_on_critical() -> None:
+def test_alertmanager_config_is_valid_pages_on_critical_and_emails_info() -> None:
     amtool = require_executable("amtool", "Debian package prometheus-alertmanager")
     config = str(OBSERVABILITY / "alertmanager" / "alertmanager.yml")
     result = run(amtool, "check-config", config)
     assert result.returncode == 0, result.stdout + result.stderr
-    expected = {"critical": "pager,chat", "warning": "chat", "info": "chat"}
+    expected = {"critical": "pager,chat", "warning": "chat", "info": "email"}
     for severity, receivers in expected.items():
         routed = run(
             amtool, "config", "routes", "test", f"--config.file={config}", f"severity={severity}"
