@@ -384,6 +384,7 @@ def build_frontend(settings: Settings) -> FastAPI:
     from roost.birds.frontend.proxy import ReverseProxy
     from roost.birds.frontend.static_files import load_static_files
     from roost.core.middleware import PAGE_CSP
+    from roost.core.upstream import CircuitBreaker
 
     files = load_static_files()
 
@@ -395,6 +396,11 @@ def build_frontend(settings: Settings) -> FastAPI:
                 title=title,
                 timeout_seconds=settings.frontend_proxy_timeout_seconds,
                 max_bytes=settings.frontend_proxy_max_bytes,
+                breaker=CircuitBreaker(
+                    name,
+                    failure_threshold=settings.bird_image_breaker_failures,
+                    reset_seconds=settings.bird_image_breaker_reset_seconds,
+                ),
             )
             stack.push_async_callback(client.aclose)
             return client

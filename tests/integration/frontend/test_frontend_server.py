@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -271,3 +272,35 @@ async def test_media_service_down_is_a_503_envelope(frontend: FrontendClient) ->
         response = await client.get("/media/kea.jpg")
     assert response.status_code == 503
     assert_envelope(response.json(), "dependency_unavailable")
+
+
+async def test_a_silent_media_service_opens_the_breaker_then_fails_fast_and_recovers(
+    frontend: FrontendClient, upstream: ControllableUpstream
+) -> None:
+    upstream.delay = 2.0
+    async with frontend(
+        bird_images_url=upstream.url,
+        frontend_proxy_timeout_seconds=0.3,
+        bird_image_breaker_failures=3,
+        bird_image_breaker_reset_seconds=0.5,
+    ) as client:
+        slow = [(await client.get("/media/kea.jpg")).status_code for _ in range(3)]
+        calls_before = upstream.calls
+        started = time.perf_counter()
+        fast = await client.get("/media/kea.jpg")
+        elapsed = time.perf_counter() - started
+        calls_while_open = upstream.calls - calls_before
+
+        upstream.delay = 0.0
+        deadline = time.monotonic() + 5
+        recovered = await client.get("/media/kea.jpg")
+        while recovered.status_code != 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            recovered = await client.get("/media/kea.jpg")
+
+    assert slow == [504, 504, 504]
+    assert fast.status_code == 503
+    assert_envelope(fast.json(), "dependency_unavailable")
+    assert elapsed < 0.1  # no call: the breaker answered
+    assert calls_while_open == 0
+    assert recovered.status_code == 200
