@@ -329,23 +329,29 @@ def _check_bounds(
                 code="invalid_bound",
             )
     kinds = (("minimum", "lower", low, False), ("maximum", "upper", high, True))
+    # Checked as arrays (a thousand channels cost microseconds); the first offender is named.
     for label, name, values, infinite_ok in kinds:
-        for channel, value in zip(channels, values, strict=True):
-            bad = math.isnan(value) or value < 0 or (math.isinf(value) and not infinite_ok)
-            if bad:
-                raise InfeasibleConstraints(
-                    f"{label} for channel {channel.name!r} must be a finite number >= 0"
-                    f"{' or inf' if infinite_ok else ''}, got {value}",
-                    constraint=f"{name}[{channel.name}]",
-                    code="invalid_bound",
-                )
-    for channel, lo, hi in zip(channels, low, high, strict=True):
-        if lo > hi:
+        bad = np.isnan(values) | (values < 0)
+        if not infinite_ok:
+            bad |= np.isinf(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            channel, value = channels[first], float(values[first])
             raise InfeasibleConstraints(
-                f"minimum {lo:g} for channel {channel.name!r} exceeds its maximum {hi:g}",
-                constraint=f"bounds[{channel.name}]",
-                code="min_exceeds_max",
+                f"{label} for channel {channel.name!r} must be a finite number >= 0"
+                f"{' or inf' if infinite_ok else ''}, got {value}",
+                constraint=f"{name}[{channel.name}]",
+                code="invalid_bound",
             )
+    crossed = low > high
+    if crossed.any():
+        first = int(np.argmax(crossed))
+        channel, lo, hi = channels[first], float(low[first]), float(high[first])
+        raise InfeasibleConstraints(
+            f"minimum {_amount(lo)} for channel {channel.name!r} exceeds its maximum {_amount(hi)}",
+            constraint=f"bounds[{channel.name}]",
+            code="min_exceeds_max",
+        )
     return low, high
 
 
@@ -967,10 +973,11 @@ class _Problem:
             step = -excess / weight if weight < 0 else math.copysign(2.0, excess)
             moving_spend = float(count @ np.where(moving, spend, 0.0))
             wanted = moving_spend - excess
-            if weight < 0 and moving_spend > 0 and wanted > 0:
+            if weight < 0 and 0.5 * moving_spend < wanted < 2.0 * moving_spend:
                 # The same Newton step on log(spend of the moving channels): exact for power
                 # curves, whose spend is a power of the multiplier, and close for the others,
-                # where a step in spend itself overshoots far from the root.
+                # where a step in spend itself overshoots. Only near the root: far from it
+                # channels still to come off their bounds dominate what is wanted.
                 step = math.log(wanted / moving_spend) * moving_spend / weight
             if abs(excess) <= 1e-5 * budget and abs(step) <= 1e-5:
                 # One more Newton step, taken in spend space: its error is second order, far
