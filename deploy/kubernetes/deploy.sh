@@ -3,11 +3,13 @@
 #
 #   deploy/kubernetes/deploy.sh deploy   <overlay> <tag> <state-file>
 #   deploy/kubernetes/deploy.sh rollback <state-file>
+#   deploy/kubernetes/deploy.sh smoke
 #
 # deploy:   render the overlay with the release's image, run `roost migrate` as a Job and wait
 #           for it, apply everything, wait for every rollout, then `roost smoke` each HTTP role
 #           through a port-forward. Exits non-zero on the first failure. Before changing
 #           anything it writes each Deployment's current revision to <state-file>.
+# smoke:    only the smoke step, against what runs now (after a manual fix, say).
 # rollback: put every Deployment whose revision changed back to the revision in <state-file>.
 #           Migrations are not undone: they only add, and the previous release runs on the
 #           newer schema.
@@ -24,6 +26,8 @@ set -euo pipefail
 
 NAMESPACE="${NAMESPACE:-roost}"
 SMOKE_KEY_NAME="${SMOKE_KEY_NAME:-deploy-smoke}"
+# First local port of the port-forwards, one per role.
+SMOKE_LOCAL_PORT="${SMOKE_LOCAL_PORT:-18000}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -84,7 +88,7 @@ smoke_all() {
   smoke_credentials
   roles="$(python -c 'from roost.core.settings import ROLE_PORTS
 print("\n".join(f"{r} {p}" for r, p in ROLE_PORTS.items() if r != "worker"))')"
-  local_port=18000
+  local_port="$SMOKE_LOCAL_PORT"
   while read -r role port; do
     log "smoke: $role"
     kubectl -n "$NAMESPACE" port-forward "svc/roost-$role" "$local_port:$port" >/dev/null 2>&1 &
@@ -144,5 +148,6 @@ rollback() {
 case "${1:-}" in
   deploy) [ $# -eq 4 ] || { echo "usage: $0 deploy <overlay> <tag> <state-file>" >&2; exit 2; }; deploy "$2" "$3" "$4" ;;
   rollback) [ $# -eq 2 ] || { echo "usage: $0 rollback <state-file>" >&2; exit 2; }; rollback "$2" ;;
-  *) echo "usage: $0 deploy <overlay> <tag> <state-file> | rollback <state-file>" >&2; exit 2 ;;
+  smoke) [ $# -eq 1 ] || { echo "usage: $0 smoke" >&2; exit 2; }; smoke_all || { log "smoke tests failed"; exit 1; } ;;
+  *) echo "usage: $0 deploy <overlay> <tag> <state-file> | rollback <state-file> | smoke" >&2; exit 2 ;;
 esac

@@ -7,17 +7,21 @@ deploy.sh passes it) or a JWT every role passes, authenticated routes included.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from tests.e2e.processes import ROOST, Role, birds_environment, migrated_roles
+from tests.e2e.processes import ROOST, Role, birds_environment, free_port_offset, migrated_roles
 
+from roost.core import settings as settings_module
 from roost.core.auth import issue_token
 from roost.core.settings import Settings
 from roost.roles import api_roles
@@ -34,7 +38,13 @@ ADMIN_CHECKS = {
     "thumbnails": "thumbnails admin: dead letters readable",
     "birds": "birds admin: credentials accepted (delete of no bird -> 404)",
 }
+# Service URL settings, by the role they point at (the operator console's, where it exists).
+CONSOLE_PEER_URL_SETTINGS: dict[str, str] = getattr(
+    settings_module, "CONSOLE_PEER_URL_SETTINGS", {}
+)
 AUTH_LINE = "requires auth: pass --api-key or --token (ROOST_SMOKE_API_KEY / ROOST_SMOKE_TOKEN)"
+DEPLOY_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "deploy.sh"
+KUBECTL_STAND_IN = Path(__file__).with_name("kubectl_stand_in.py")
 JWT_SECRET = secrets.token_urlsafe(48)
 API_KEY = secrets.token_urlsafe(32)
 # Production seeds no demo model: an operator registers the models it serves.
@@ -66,6 +76,9 @@ def roles(
         ROOST_BROKER_NAMESPACE=f"prodsmoke{uuid.uuid4().hex[:10]}",
         ROOST_KV_NAMESPACE=f"prodsmoke{uuid.uuid4().hex[:10]}:",
     )
+    # Every service URL names the role running here, as the ConfigMap does in a cluster.
+    for role, setting in CONSOLE_PEER_URL_SETTINGS.items():
+        env[f"ROOST_{setting.upper()}"] = f"http://127.0.0.1:{ports[role]}"
     with migrated_roles(env, ports, tmp) as running:
         registered = httpx.post(
             f"{running['optimizer'].url}/api/v1/models",
@@ -134,3 +147,53 @@ def test_a_wrong_api_key_fails_the_authenticated_checks(roles: dict[str, Role]) 
     (line,) = failed_lines(done.stderr)
     assert line.startswith(f"FAIL {ADMIN_CHECKS['birds']}: DELETE ")
     assert "-> 401" in line
+
+
+def deploy_smoke(
+    roles: dict[str, Role], tmp_path: Path, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    """``deploy.sh smoke``, the step CD runs after a rollout, with kubectl's port-forward and
+    Secret read played by tests/e2e/kubectl_stand_in.py against the roles running here."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{KUBECTL_STAND_IN}" "$@"\n')
+    kubectl.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env["PATH"]])
+    env["STAND_IN_SERVICES"] = json.dumps(
+        {f"roost-{name}": role.port for name, role in roles.items()}
+    )
+    env["SMOKE_LOCAL_PORT"] = str(free_port_offset(*range(len(roles))))
+    return subprocess.run(
+        ["bash", str(DEPLOY_SCRIPT), "smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env | environment,
+    )
+
+
+def test_deploy_script_smokes_every_role_with_the_key_from_the_secret(
+    roles: dict[str, Role], tmp_path: Path
+) -> None:
+    other_key = secrets.token_urlsafe(32)
+    api_keys = f"reporting:{other_key}:optimize, deploy-smoke:{API_KEY}:admin"
+    done = deploy_smoke(roles, tmp_path, STAND_IN_API_KEYS=api_keys)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "API key 'deploy-smoke' from secret roost-secrets" in done.stderr
+    for role in SMOKED_ROLES:
+        assert f"(role: {role}, with credentials)" in done.stderr
+    assert API_KEY not in output, "the key is never printed"
+
+
+def test_deploy_script_without_credentials_fails_on_the_roles_that_require_auth(
+    roles: dict[str, Role], tmp_path: Path
+) -> None:
+    done = deploy_smoke(roles, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "no smoke credentials" in done.stderr
+    assert failed_lines(done.stderr) == [
+        f"FAIL {role} {AUTH_LINE}" for role in sorted(AUTH_REQUIRED)
+    ]
