@@ -46,6 +46,7 @@ class Platform:
     process: subprocess.Popen[bytes]
     offset: int
     log: Path
+    data_dir: Path
 
     def url(self, role: str) -> str:
         return f"http://127.0.0.1:{ROLE_PORTS[role] + self.offset}"
@@ -85,7 +86,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     log = tmp / "up.log"
     offset = free_port_offset(*ROLE_PORTS.values())
     process = start_roost_up(tmp / "data", offset, log, ",".join(_all_roles()))
-    running = Platform(process, offset, log)
+    running = Platform(process, offset, log, tmp / "data")
     try:
         for role in ROLE_PORTS:
             wait_ready(running.url(role), process, log, timeout=120)

@@ -4,6 +4,7 @@ reacts to one going away, and operates kv, maintenance, thumbnails and the optim
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -287,4 +288,78 @@ def test_run_an_optimization_and_see_the_chart_lift_and_curves(
     )
     expect(page.locator("#opt-history li")).to_have_count(1)
     save_screenshot(page, "console-optimizer-1280x800")
+    assert problems.errors == []
+
+
+def test_a_dead_lettered_upload_is_inspected_and_redriven_to_done(
+    signed_in_page: SignedInPage,
+    platform: Platform,
+    tmp_path: Path,
+    save_screenshot: SaveScreenshot,
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Thumbnails").click()
+    # Thumbnails cannot be written while their folder is a file: every attempt fails with a
+    # storage error (transient), so the job is retried, then dead-lettered.
+    outputs = platform.data_dir / "objects" / "thumbnails"
+    moved = outputs.with_name("thumbnails.moved")
+    if outputs.exists():
+        outputs.rename(moved)
+    outputs.write_bytes(b"in the way")
+    try:
+        (tmp_path / "blue.png").write_bytes(png((40, 60, 200)))
+        page.locator("#files").set_input_files(str(tmp_path / "blue.png"))
+        row = page.locator('#uploads li[data-file="blue.png"]')
+        expect(row).to_have_attribute("data-state", "failed", timeout=90_000)
+        letter = page.get_by_test_id("dead-letter").first
+        expect(letter).to_be_visible(timeout=15_000)
+    finally:
+        outputs.unlink()
+        if moved.exists():
+            moved.rename(outputs)
+
+    letter.locator("summary").click()
+    expect(letter.locator("pre")).to_contain_text('"attempts"')
+    save_screenshot(page, "console-dead-letters-1280x800")
+    image_id = letter.get_attribute("data-image")
+    letter.get_by_role("button", name=re.compile(r"^Redrive ")).click()
+
+    expect(page.locator("#toast")).to_contain_text("sent to the queue again")
+    image = f"{platform.url('thumbnails')}/api/v1/images/{image_id}"
+    deadline = time.monotonic() + 60
+    while httpx.get(image, timeout=5).json()["status"] != "done":
+        assert time.monotonic() < deadline, httpx.get(image, timeout=5).text
+        time.sleep(0.5)
+    expect(page.get_by_test_id("dead-letter")).to_have_count(0, timeout=10_000)
+    assert [e for e in problems.errors if "status of 5" not in e and "status of 4" not in e] == []
+
+
+def test_birds_panel_searches_the_catalog_and_an_admin_edit_reaches_the_api(
+    signed_in_page: SignedInPage, platform: Platform, save_screenshot: SaveScreenshot
+) -> None:
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Birds").click()
+    expect(page.locator("#bird-list .bird").first).to_be_visible()
+    expect(page.locator("#birds-page")).to_have_attribute("href", platform.url("frontend"))
+
+    page.get_by_label("Search").fill("robin")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#bird-list .bird h3").first).to_contain_text("Robin")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#bird-list img')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    names = page.locator("#bird-list .bird h3").all_inner_texts()
+    assert names
+    assert all("robin" in name.lower() for name in names)
+
+    page.locator("#bird-list .bird").first.get_by_role("button", name="Edit").click()
+    description = f"Edited from the operator console at {time.time_ns()}."
+    page.get_by_label("Description").fill(description)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#bird-status")).to_contain_text("Saved")
+    save_screenshot(page, "console-birds-1280x800")
+
+    found = httpx.get(f"{platform.url('birds')}/api/v1/birds", params={"q": "robin"}).json()
+    assert description in [bird["description"] for bird in found["items"]]
     assert problems.errors == []

@@ -330,6 +330,10 @@ $("kv-delete").addEventListener("click", async () => {
 function loadThumbnails() {
   refreshGallery();
   refreshDeadLetters();
+  // Jobs finish and dead-letter on their own time: keep the lists current while they show.
+  if (!loadThumbnails.timer) loadThumbnails.timer = setInterval(() => {
+    if (!$("thumbnails").hidden && state.csrf) { refreshGallery(); refreshDeadLetters(); }
+  }, 3000);
 }
 
 const thumbnailUrl = (id, size) => role("thumbnails", `api/v1/images/${id}/thumbnails/${encodeURIComponent(size)}`);
@@ -354,13 +358,15 @@ async function refreshGallery() {
 async function refreshDeadLetters() {
   try {
     const { data } = await api("GET", role("thumbnails", "api/v1/dead-letters?limit=50"));
-    const rows = data.items.map((letter) => element("tr", {},
+    // What the operator is inspecting stays open across refreshes.
+    const open = new Set([...document.querySelectorAll("#dead-letters details[open]")].map((d) => d.dataset.id));
+    const rows = data.items.map((letter) => element("tr", { "data-testid": "dead-letter", "data-image": letter.image_id || "" },
       element("td", { text: new Date(letter.dead_at).toLocaleString() }),
       element("td", { text: letter.image_id ? letter.image_id.slice(0, 8) : "—" }),
-      element("td", {}, element("details", {}, element("summary", { text: (letter.error || "").slice(0, 60) || "no error recorded" }),
+      element("td", {}, element("details", { "data-id": letter.id, open: open.has(letter.id) }, element("summary", { text: (letter.error || "").slice(0, 60) || "no error recorded" }),
         element("pre", { text: JSON.stringify(letter, null, 2) }))),
       element("td", { text: String(letter.attempts) }),
-      element("td", {}, element("button", { type: "button", text: "Redrive", onclick: () => redrive(letter.id) }))));
+      element("td", {}, element("button", { type: "button", text: "Redrive", "aria-label": `Redrive ${letter.id}`, onclick: () => redrive(letter.id) }))));
     $("dead-letters").replaceChildren(...rows);
     if (!rows.length) $("dead-letters").append(element("tr", {}, element("td", { colspan: "5", class: "muted", text: "No dead letters." })));
     $("redrive-all").disabled = !rows.length;
