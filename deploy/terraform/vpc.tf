@@ -1,6 +1,7 @@
 # Three zones. Pods and nodes in private subnets; load balancers in public ones; databases and
 # caches in their own subnets, reachable only from the nodes' security group.
 module "vpc" {
+  # checkov:skip=CKV_TF_1: Terraform Registry module pinned by version; commit hashes apply to git sources only
   source  = "terraform-aws-modules/vpc/aws"
   version = "~> 5.13"
 
@@ -60,6 +61,7 @@ resource "aws_security_group" "data_store" {
 resource "aws_vpc_security_group_ingress_rule" "data_store_from_nodes" {
   for_each = local.data_store_ports
 
+  description                  = "${each.key} from the EKS nodes"
   security_group_id            = aws_security_group.data_store[each.key].id
   referenced_security_group_id = module.eks.node_security_group_id
   ip_protocol                  = "tcp"
