@@ -186,6 +186,7 @@ class ControllableUpstream:
         self.request_ids: list[str | None] = []
         self.bodies: list[bytes] = []
         self.targets: list[str] = []  # path and query of each request
+        self.headers: list[dict[str, str]] = []  # the headers of each request
 
         async def handler(request: Request) -> JSONResponse:
             import asyncio
@@ -194,6 +195,7 @@ class ControllableUpstream:
             self.request_ids.append(request.headers.get("x-request-id"))
             query = request.url.query
             self.targets.append(request.url.path + (f"?{query}" if query else ""))
+            self.headers.append(dict(request.headers))
             self.bodies.append(await request.body())
             if self.delay:
                 await asyncio.sleep(self.delay)
