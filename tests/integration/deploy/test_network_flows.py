@@ -328,8 +328,8 @@ def metrics_ports(cluster: Rendered) -> Iterator[tuple[Pod, int]]:
 def candidate_flows(cluster: Rendered) -> Iterator[Flow]:
     """Every flow from or to a Roost pod: to each port any pod declares, and to each external
     backend."""
-    pods = [*cluster.all_pods(), *ADDONS]
     roost = set(cluster.roost_pods())
+    pods = [*cluster.all_pods(), *ADDONS, *outsiders({pod.namespace for pod in roost})]
     for source in pods:
         for destination in pods:
             if source not in roost and destination not in roost:
@@ -340,6 +340,20 @@ def candidate_flows(cluster: Rendered) -> Iterator[Flow]:
     for source in roost:
         for address, number in externals:
             yield Flow(source, address, number)
+
+
+def outsiders(namespaces: set[str]) -> list[Pod]:
+    """Pods that must not pass for Roost's: an unlabelled neighbour in Roost's namespace, and one
+    in another namespace wearing a caller's component label (a podSelector alone must not
+    reach across namespaces)."""
+    http = (ContainerPort(8080, "http"),)
+    neighbours = [
+        Pod("neighbour", namespace, {"app": "neighbour"}, http) for namespace in namespaces
+    ]
+    impostor = Pod(
+        "impostor", "default", {COMPONENT: "frontend", "app.kubernetes.io/part-of": "x"}, http
+    )
+    return [*neighbours, impostor]
 
 
 def describe(flows: Iterable[Flow]) -> str:
