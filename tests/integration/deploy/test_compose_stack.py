@@ -90,3 +90,23 @@ def test_redis_exporter_watches_the_stacks_redis_and_prometheus_scrapes_it() -> 
         for target in config["targets"]
     }
     assert "redis-exporter:9121" in targets
+
+
+def test_dev_overlay_runs_redis_exporter_beside_redis_for_prometheus() -> None:
+    documents = [
+        doc
+        for doc in yaml.safe_load_all(
+            (DEPLOY / "kubernetes" / "overlays" / "dev" / "backing-services.yaml").read_text()
+        )
+        if doc
+    ]
+    (redis,) = [
+        d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "redis"
+    ]
+    pod = redis["spec"]["template"]
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    exporter = containers["redis-exporter"]
+    assert {"name": "REDIS_ADDR", "value": "redis://127.0.0.1:6379"} in exporter["env"]
+    (port,) = exporter["ports"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port["containerPort"])
+    assert exporter["resources"]["limits"]["memory"]
