@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -31,6 +31,7 @@ from roost.console.session import (
 )
 from roost.core.auth import Authenticator
 from roost.core.errors import ApiError, error_response
+from roost.core.ratelimit import RateLimit, rate_limited
 from roost.core.upstream import UpstreamClient
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -59,13 +60,15 @@ def _deps(request: Request) -> ConsoleDeps:
     return deps
 
 
+_STATUS: dict[type[ConsoleError], int] = {ActionNotOffered: 404, RoleUnavailable: 503}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def handle(_: Request, error: Exception) -> Response:
         assert isinstance(error, ConsoleError)
-        status = 503 if isinstance(error, RoleUnavailable) else 404
-        if isinstance(error, ActionNotOffered):
-            status = 404
-        return error_response(status, error.code, error.message)
+        status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
+        headers = {"Retry-After": "5"} if isinstance(error, RoleUnavailable) else None
+        return error_response(status, error.code, error.message, headers=headers)
 
     app.add_exception_handler(ConsoleError, handle)
 
@@ -97,9 +100,7 @@ def acting(request: Request) -> Operator:
     return operator
 
 
-def _session_response(
-    deps: ConsoleDeps, cookie: str, response: Response, operator: Operator
-) -> Response:
+def _with_session(deps: ConsoleDeps, cookie: str, response: Response) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -160,17 +161,22 @@ def _principal_of(authenticator: Authenticator, credential: str) -> str:
         raise ApiError(403, "forbidden", str(error)) from None
 
 
-@router.post("/api/login")
+# Guessing credentials through the sign-in form: a few tries per client address, then 429.
+SIGN_IN_LIMIT = RateLimit("console-sign-in", rate_per_second=0.5, burst=10)
+sign_in_limited = [Depends(rate_limited(SIGN_IN_LIMIT))]
+
+
+@router.post("/api/login", dependencies=sign_in_limited)
 async def login(request: Request, body: LoginIn) -> Response:
     deps = _deps(request)
     subject = _principal_of(request.app.state.authenticator, body.credential)
     cookie = deps.signer.issue(subject)
     operator = deps.signer.verify(cookie)
     service.audit.info("console_sign_in", operator=subject, method="credential")
-    return _session_response(deps, cookie, _json(_session_body(deps, operator)), operator)
+    return _with_session(deps, cookie, _json(_session_body(deps, operator)))
 
 
-@router.get("/login")
+@router.get("/login", dependencies=sign_in_limited)
 async def login_link(
     request: Request, token: Annotated[str, Query(min_length=1, max_length=8192)]
 ) -> Response:
@@ -180,9 +186,8 @@ async def login_link(
     if not deps.login_links.claim(token):
         raise ApiError(401, "link_used", "this sign-in link was used already; ask for a new one")
     cookie = deps.signer.issue(subject)
-    operator = deps.signer.verify(cookie)
     service.audit.info("console_sign_in", operator=subject, method="link")
-    return _session_response(deps, cookie, RedirectResponse("/", status_code=303), operator)
+    return _with_session(deps, cookie, RedirectResponse("/", status_code=303))
 
 
 @router.post("/api/logout")

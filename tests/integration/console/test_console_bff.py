@@ -47,12 +47,44 @@ def signed_in(serve_asgi: Callable[..., Any], redis_url: str) -> Callable[..., A
 
     @asynccontextmanager
     async def open_(**peers: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+        await forget_sign_in_attempts(redis_url)
         async with serve_asgi(build_console(console_settings(redis_url, **peers))) as client:
             signed = await client.post("/api/login", json={"credential": ADMIN_KEY})
             assert signed.status_code == 200, signed.text
             yield client, signed.json()["csrf_token"]
 
     return open_
+
+
+async def forget_sign_in_attempts(redis_url: str) -> None:
+    """Every test signs in from 127.0.0.1: start each with the sign-in rate limit's bucket full."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url.rsplit("/", 1)[0] + f"/{CONSOLE_REDIS_DB}")
+    try:
+        async for key in client.scan_iter("roost:ratelimit:console-sign-in:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def test_sign_in_attempts_beyond_the_burst_are_429(
+    serve_asgi: Callable[..., Any], redis_url: str
+) -> None:
+    from roost.console.api import SIGN_IN_LIMIT
+
+    await forget_sign_in_attempts(redis_url)
+    async with serve_asgi(build_console(console_settings(redis_url))) as client:
+        statuses = [
+            (
+                await client.post("/api/login", json={"credential": "wrong-key-0123456789"})
+            ).status_code
+            for _ in range(SIGN_IN_LIMIT.burst + 1)
+        ]
+    await forget_sign_in_attempts(redis_url)
+
+    assert statuses[: SIGN_IN_LIMIT.burst] == [401] * SIGN_IN_LIMIT.burst
+    assert statuses[-1] == 429
 
 
 async def test_an_action_reaches_the_role_as_the_operator_and_is_audited(
@@ -184,6 +216,7 @@ async def test_maintenance_toggle_writes_the_flag_every_role_polls(
 async def test_sign_in_needs_an_admin_credential(
     serve_asgi: Callable[..., Any], redis_url: str
 ) -> None:
+    await forget_sign_in_attempts(redis_url)
     async with serve_asgi(build_console(console_settings(redis_url))) as client:
         reader = await client.post("/api/login", json={"credential": READER_KEY})
         empty = await client.post("/api/login", json={})
