@@ -1,6 +1,6 @@
-"""How long the oldest ready job has waited, read from the real brokers (Redis, RabbitMQ) the
-way the worker's housekeeping exports it as ``queue_oldest_job_age_seconds``: looking must
-neither take the job nor move it."""
+"""How long the oldest ready job has waited, read from the real brokers (Redis, RabbitMQ) and
+from SQS's CloudWatch metric (moto), the way the worker's housekeeping exports it as
+``queue_oldest_job_age_seconds``: looking must neither take the job nor move it."""
 
 from __future__ import annotations
 
@@ -98,3 +98,38 @@ def test_age_is_that_of_the_first_job_sent_and_looking_leaves_every_job_in_place
         assert queue.oldest_ready_age(broker, name) == 0.0
     finally:
         broker.close()
+
+
+def test_sqs_age_is_cloudwatchs_approximate_age_of_oldest_message(
+    moto_endpoint: str, unique: str
+) -> None:
+    """SQS has no peek that leaves the receive count alone, so the age comes from CloudWatch;
+    here moto's CloudWatch holds the point AWS would publish for the queue."""
+    import datetime
+
+    import boto3
+
+    settings = load_settings(
+        broker_url="sqs://" + moto_endpoint.removeprefix("http://"),
+        broker_namespace=f"age{unique}",
+        thumbnails_queue=f"age-{unique}",
+    )
+    broker = queue.create_broker(settings)
+    name = settings.thumbnails_queue
+    queue.send(broker, name, "make_thumbnails", ["first"])
+    assert queue.oldest_ready_age(broker, name) == 0.0  # nothing published yet
+    queue_name = broker.queues[name].url.rsplit("/", 1)[-1]
+    boto3.client("cloudwatch", endpoint_url=moto_endpoint).put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+                "Value": 412.0,
+                "Timestamp": datetime.datetime.now(datetime.UTC),
+            }
+        ],
+    )
+    assert queue.oldest_ready_age(broker, name) == 412.0
+    assert queue.queue_depth(broker, name).ready == 1, "looking received nothing"
+    broker.close()

@@ -373,8 +373,10 @@ def _sqs_oldest_age(broker: Any, queue_name: str, now: float) -> float:
         Dimensions=[
             {"Name": "QueueName", "Value": broker.queues[queue_name].url.rsplit("/", 1)[-1]}
         ],
+        # SQS publishes once a minute, minutes late: the last ten minutes, the newest point wins.
+        # The end lies past now so the period still open is included.
         StartTime=now - 600,
-        EndTime=now,
+        EndTime=now + 60,
         Period=60,
         Statistics=["Maximum"],
     )
