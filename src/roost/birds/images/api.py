@@ -9,7 +9,6 @@ from urllib.parse import urljoin
 import orjson
 import structlog
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from roost.birds.images.media import (
@@ -51,24 +50,37 @@ PhotoIdQuery = Annotated[
 ]
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    request_id: str | None
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorDetail
-
-
+# The one error envelope (roost.core.errors), for the statuses this route can answer.
+_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "request_id": {"type": ["string", "null"]},
+                "details": {},
+            },
+        }
+    },
+}
 # The original clients read the body as one JSON string: the image URL, absolute.
 CLASSIC_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The image URL as a JSON string; the placeholder's for an unknown name",
         "content": {"application/json": {"schema": {"type": "string", "format": "uri"}}},
     },
-    422: {"description": "`birdName` longer than the limit", "model": ErrorEnvelope},
-    429: {"description": "Too many requests from this client", "model": ErrorEnvelope},
+    422: {
+        "description": "`birdName` longer than 1024 characters",
+        "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
+    },
+    503: {
+        "description": "Maintenance mode: every API route answers 503 with Retry-After",
+        "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
+    },
 }
 # What an empty or malformed name gets: a placeholder reading "Unknown bird".
 UNKNOWN_BIRD_SLUG = "unknown-bird"
