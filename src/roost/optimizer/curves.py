@@ -389,6 +389,13 @@ class CurveBatch:
     def inverse_marginal(self, marginal: float | FloatArray) -> FloatArray:
         return self._gather(lambda kernel, index: kernel.inverse_marginal(_pick(marginal, index)))
 
+    def inverse_marginal_rows(self, marginal: FloatArray) -> FloatArray:
+        """``inverse_marginal`` for each row of a 2-D array whose columns follow the curves."""
+        out = np.empty(marginal.shape, dtype=np.float64)
+        for kernel, index in self._groups:
+            out[:, index] = kernel.inverse_marginal(marginal[:, index])
+        return out
+
     def _gather(self, evaluate: Callable[[_Kernel, IntArray | None], Any]) -> FloatArray:
         if self._single is not None:
             return np.broadcast_to(evaluate(self._single, None), (self.size,)).astype(np.float64)
@@ -536,7 +543,9 @@ class _HillKernel(_Kernel):
         else:
             full_u = np.zeros(shape)
             full_u[solvable] = u
-        self._warm_u = full_u
+        if full_u.ndim <= 1:
+            # Rows of multipliers at once (CurveBatch.inverse_marginal_rows) are a one-off.
+            self._warm_u = full_u
         with np.errstate(over="ignore"):
             root = self.k * np.exp(full_u / self.slope)
         return np.where(lam <= 0, np.inf, np.where(solvable, root, self.inflection))

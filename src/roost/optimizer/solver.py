@@ -72,6 +72,9 @@ DEFAULT_MAX_NODES = 1000
 # Rounding slack when comparing sums of bounds with the total.
 _FEASIBILITY_SLACK = 1e-12
 _ROOT_MAX_ITERATIONS = 200
+# Up to this many (jump, channel) pairs, a relaxation without a hint evaluates the spend at
+# every jump in one call instead of searching them.
+_GRID_SIZE = 4096
 # exp() of these stays a normal, finite float.
 _LOG_FLOOR, _LOG_CEILING = -700.0, 700.0
 
@@ -897,6 +900,17 @@ class _Problem:
         below = _Side(-math.inf, total_at_zero - budget, at_zero)
         above = _Side(math.inf, float(count @ node.low) - budget, node.low)
         below_index, above_index = -1, len(jumps)
+        if hint is None and 0 < len(jumps) * len(thresholds) <= _GRID_SIZE:
+            # Small problem, no hint: every jump at once costs about what one probe does.
+            found = self._spends_at_jumps(node, jumps, budget)
+            if not isinstance(found, _Bracket):
+                return found
+            below_index, below, above_index, above = (
+                found.below_index,
+                found.below,
+                found.above_index,
+                found.above,
+            )
         # Search the jumps: from the hint (the parent node's multiplier) outwards with doubling
         # steps until both ends are known, then by interpolation (Illinois variant: an end kept
         # twice in a row has its weight halved, so the secant cannot creep), and by bisection
@@ -939,6 +953,53 @@ class _Problem:
                 last_moved = "above"
         lower_jump = float(jumps[below_index]) if below_index >= 0 else 0.0
         return self._continuous_root(node, budget, thresholds > lower_jump, below, above, hint)
+
+    def _spends_at_jumps(
+        self, node: _Node, jumps: FloatArray, budget: float
+    ) -> tuple[FloatArray, float] | _Bracket:
+        """Spend at every jump in one evaluation (rows: jumps; columns: rows of the problem).
+
+        Either the allocation and multiplier, when the budget runs out inside the linear
+        segments of one jump, or the two neighbouring jumps bracketing it, as the interpolation
+        search in :meth:`_water_fill` would have found them.
+        """
+        thresholds, count = node.threshold, node.count
+        column = jumps[:, None]
+        asked = np.where(node.pinned, np.inf, np.minimum(column, thresholds))
+        branch = np.minimum(
+            np.maximum(self.batch.inverse_marginal_rows(asked), node.start), node.high
+        )
+        branch = np.where(node.pinned, node.start, branch)
+        bought = np.where(thresholds >= column, branch, node.low)
+        skipped = np.where(thresholds == column, node.low, bought)
+        bought_totals, skipped_totals = bought @ count, skipped @ count
+        inside = np.flatnonzero((skipped_totals <= budget) & (budget <= bought_totals))
+        if inside.size:
+            index = int(inside[0])
+            return _blend(skipped[index], bought[index], budget, count), float(jumps[index])
+        # Spend falls as the multiplier (and the jump index) grows.
+        below_index = int(np.count_nonzero(skipped_totals > budget)) - 1
+        above_index = below_index + 1
+        at_zero = np.where(thresholds > 0, np.where(node.pinned, node.start, node.high), node.low)
+        below = (
+            _Side(
+                math.log(jumps[below_index]),
+                skipped_totals[below_index] - budget,
+                skipped[below_index],
+            )
+            if below_index >= 0
+            else _Side(-math.inf, float(count @ at_zero) - budget, at_zero)
+        )
+        above = (
+            _Side(
+                math.log(jumps[above_index]),
+                bought_totals[above_index] - budget,
+                bought[above_index],
+            )
+            if above_index < len(jumps)
+            else _Side(math.inf, float(count @ node.low) - budget, node.low)
+        )
+        return _Bracket(below_index, below, above_index, above)
 
     def _continuous_root(
         self,
@@ -1039,6 +1100,16 @@ class _Side:
         fraction = self.excess / (self.excess - other.excess)
         fraction = min(max(fraction, 0.05), 0.95)
         return self.log + fraction * span
+
+
+@dataclass(frozen=True)
+class _Bracket:
+    """The neighbouring jumps (indices and ends) between which spend meets the budget."""
+
+    below_index: int
+    below: _Side
+    above_index: int
+    above: _Side
 
 
 def _nearest(sorted_values: FloatArray, value: float) -> int:
