@@ -197,6 +197,9 @@ def test_kv_panel_sets_reads_explains_a_conflict_and_deletes_a_key(
     expect(page.locator("#kv-status")).to_contain_text("changed since you read it")
     assert httpx.get(f"{platform.url('kv')}/api/v1/kv/{key}").json()["value"] == "theirs"
     save_screenshot(page, "console-kv-1280x800")
+    page.set_viewport_size({"width": 390, "height": 844})
+    save_screenshot(page, "console-kv-390x844")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.get_by_role("button", name="Delete…").click()
     page.get_by_role("button", name="Delete", exact=True).click()
@@ -265,6 +268,8 @@ def test_upload_two_images_see_their_thumbnails_and_a_bad_file_rejected_with_its
     expect(bad).to_have_attribute("data-state", "rejected", timeout=60_000)
     expect(bad.get_by_test_id("upload-status")).to_contain_text("rejected: ")
     save_screenshot(page, "console-thumbnails-1280x800")
+    page.set_viewport_size({"width": 390, "height": 844})
+    save_screenshot(page, "console-thumbnails-390x844")
     assert [e for e in problems.errors if EXPECTED_REFUSAL not in e] == []
 
 
@@ -288,6 +293,8 @@ def test_run_an_optimization_and_see_the_chart_lift_and_curves(
     )
     expect(page.locator("#opt-history li")).to_have_count(1)
     save_screenshot(page, "console-optimizer-1280x800")
+    page.set_viewport_size({"width": 390, "height": 844})
+    save_screenshot(page, "console-optimizer-390x844")
     assert problems.errors == []
 
 

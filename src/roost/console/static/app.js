@@ -653,7 +653,11 @@ function barChart(channels) {
 function renderHistory() {
   $("opt-history").replaceChildren(...optimizerState.history.map((result) => element("li", {},
     element("button", { type: "button", class: "link", onclick: () => showResult(result),
-      text: `${new Date(result.created_at).toLocaleTimeString()} · ${result.model.name} v${result.model.version} · lift ${result.lift && result.lift.relative !== null ? `${(result.lift.relative * 100).toFixed(1)}%` : "—"}` }))));
+      text: `${new Date(result.created_at).toLocaleTimeString()} · ${result.model.name} v${result.model.version} · lift ${result.lift && result.lift.relative !== null ? `${(result.lift.relative * 100).toFixed(1)}%` : "—"}` }),
+    " · ",
+    element("a", { href: role("optimizer", `api/v1/results/${result.id}`), target: "_blank", rel: "noopener", text: "JSON" }),
+    " · ",
+    element("a", { href: role("optimizer", `api/v1/optimize/${result.id}/curves.svg`), target: "_blank", rel: "noopener", text: "curves" }))));
 }
 
 startSession();
