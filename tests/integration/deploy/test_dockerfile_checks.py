@@ -128,11 +128,13 @@ def tool(name: str, provided_by: str) -> str:
 
 
 def checkov_executable() -> str:
-    """checkov lives in a venv of its own (it pins boto3 below ours): $CHECKOV, the Makefile's
-    checkov venv, or PATH."""
+    """checkov lives in a venv of its own (it pins boto3 below ours): $CHECKOV, the venv the
+    Makefile's CHECKOV_VENV names, or PATH."""
     candidates = [os.environ.get("CHECKOV", "")]
-    candidates += [str(REPO_ROOT / venv / "bin" / "checkov") for venv in (".venv-checkov",)]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    for venv in re.findall(r"^CHECKOV_VENV\s*[:?]?=\s*(\S+)", makefile, flags=re.MULTILINE):
+        candidates.append(str(REPO_ROOT / venv / "bin" / "checkov"))
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return candidate
-    return tool("checkov", "its own venv, see CHECKOV_VENV in the Makefile")
+    return tool("checkov", "its own venv, CHECKOV_VENV in the Makefile")
