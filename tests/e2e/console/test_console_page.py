@@ -154,7 +154,7 @@ def test_a_hung_role_turns_unhealthy_within_10_s_while_the_rest_works_then_recov
         save_screenshot(page, "console-overview-birds-down")
         # The rest of the console keeps working: a key is written through the kv panel.
         page.get_by_role("link", name="Key-value").click()
-        page.get_by_label("Key", exact=True).fill("written-while-birds-is-down")
+        page.get_by_label("Key", exact=True).fill(f"written-while-birds-is-down-{time.time_ns()}")
         page.get_by_role("button", name="Set", exact=True).click()
         expect(page.locator("#kv-status")).to_contain_text("Created")
     finally:
