@@ -23,19 +23,25 @@ stuck where its marginal is tiny. We use branch and bound on concave envelopes:
 * we branch on the channel whose envelope is loosest: at its inflection point when its box
   straddles it (the concave half is then exact) and otherwise at its relaxed spend (the gap of a
   chord shrinks quadratically with the box width). Nodes are explored best-bound first.
-* identical channels (same curve, same bounds) are kept in index order, which removes the
-  permutations of which of them to buy.
-* before searching, an activation heuristic tries buying the m most attractive S-curves (by
-  their tangent slope) on their concave branch and none of the others, for m around the count
-  the root buys: each choice is concave and solved exactly, so the search starts from a good
-  allocation, which is what matters when the node limit stops it.
+* identical channels (same curve, same bounds) are solved as one class with a multiplicity.
+  At an optimum, copies on the concave branch earn the same marginal and so share one spend,
+  at most one copy sits anywhere else, and the others stay at their minimum. A class of S-curves
+  is four rows with counts (one odd copy, copies on the concave branch, copies not decided yet,
+  copies off); the relaxation weighs each row by its count, rounds the undecided copies to
+  "bought at the tangency point or not" (one copy takes the remainder, so the gap is one copy's)
+  and branching moves undecided copies to "on" or "off": a binary search on how many to buy.
+  1,000 identical S-curves close in about a dozen nodes; a class of concave curves is one row.
+* before searching, an activation heuristic tries buying the m most attractive S-curve copies
+  (by their tangent slope) on their concave branch and none of the others, for m around the
+  number of copies the root's rounding buys: each choice is concave and solved exactly, so the
+  search starts from a good allocation, which is what matters when the node limit stops it.
 
 The search stops when the best upper bound is within ``rel_tol`` of the best allocation found,
 so ``status == "optimal"`` is a certificate: no allocation beats ``objective`` by more than
 ``upper_bound - objective``. Choosing which S-curves to buy is a knapsack-like problem (NP-hard
 in general): many near-identical S-curves competing for a budget can need many nodes.
-``max_nodes`` caps the work; hitting it returns the best allocation found with status
-``"node_limit"`` and the certified ``upper_bound``.
+``max_nodes`` caps the work (relaxations solved, never more); hitting it returns the best
+allocation found with status ``"node_limit"`` and the certified ``upper_bound``.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ DEFAULT_MAX_NODES = 1000
 # Rounding slack when comparing sums of bounds with the total.
 _FEASIBILITY_SLACK = 1e-12
 _ROOT_MAX_ITERATIONS = 200
+# Branch-and-bound nodes solved before the activation heuristic is tried.
+_NODES_BEFORE_HEURISTIC = 5
 # Up to this many (jump, channel) pairs, a relaxation without a hint evaluates the spend at
 # every jump in one call instead of searching them.
 _GRID_SIZE = 4096
@@ -618,17 +626,25 @@ class _Problem:
     def solve(self, budget: float, rel_tol: float, max_nodes: int) -> _SearchResult:
         root = self._root()
         self._relax(root, budget)
-        best, extra = self._activation_heuristic(root, budget, rel_tol, max_nodes - 1)
+        best, nodes, tried_heuristic = root, 1, False
         # Every node is either still queued or was closed with its bound at most this much.
         closed_bound = -math.inf
         order = itertools.count()
         queue: list[tuple[float, int, _Node]] = [(-root.bound, next(order), root)]
-        nodes = 1 + extra
         status = STATUS_OPTIMAL
         while queue:
             node = queue[0][2]
             if node.bound - best.value <= rel_tol * abs(best.value):
                 break
+            # Most problems close in a few nodes without the heuristic's five relaxations; the
+            # others get it once those few are spent, and in any case while the cap leaves room.
+            heuristic_due = nodes >= _NODES_BEFORE_HEURISTIC or max_nodes - nodes <= 6
+            if heuristic_due and not tried_heuristic:
+                tried_heuristic = True
+                found, extra = self._activation_heuristic(root, budget, rel_tol, max_nodes - nodes)
+                nodes += extra
+                best = found if found.value > best.value else best
+                continue
             # A child with no allocation fitting its box has nothing to bound.
             children = [child for child in self._branch(node) if child.fits(budget)]
             if nodes + len(children) > max_nodes:

@@ -599,7 +599,7 @@ def best_among_identical_groups(groups: Sequence[tuple[ResponseCurve, int]], tot
         counts = every[bought & (every[:, odd] < count)]
         top = min(total, curve.inflection)
         low, high = np.zeros((len(counts), 1)), np.full((len(counts), 1), top)
-        for _ in range(7):
+        for _ in range(6):
             spend = low + (high - low) * np.linspace(0.0, 1.0, 41)
             value = curve.response(spend) + concave_share_value(groups, counts, total - spend)
             best = max(best, float(value.max(initial=-np.inf)))
@@ -615,7 +615,7 @@ def concave_share_value(
     """counts[row, group] copies per group share one spend each on the concave branch and
     spend ``remaining[row, point]`` in all: the best value, -inf when the branch is out of reach."""
     low, high = np.full(remaining.shape, -60.0), np.full(remaining.shape, 60.0)
-    for _ in range(90):
+    for _ in range(64):  # 120 / 2**64: the multiplier to machine precision
         middle = 0.5 * (low + high)
         spend = sum(
             counts[:, [g]] * curve.inverse_marginal(np.exp(middle))
@@ -671,10 +671,10 @@ def test_identical_s_curves_match_exact_enumeration(
     assert result.iterations <= 60
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
-    first=st.integers(1, 5),
-    second=st.integers(1, 5),
+    first=st.integers(1, 4),
+    second=st.integers(1, 4),
     budget_per_copy=st.floats(5.0, 250.0),
 )
 def test_groups_of_identical_s_curves_match_exact_enumeration(
