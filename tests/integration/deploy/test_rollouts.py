@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,22 @@ def test_rollouts_and_service_monitor_match_their_projects_schemas(
         assert f"ok Rollout/roost-{role}" in result.stdout
     assert "ok AnalysisTemplate/roost-canary" in result.stdout
     assert "ok ServiceMonitor/roost" in result.stdout
+
+
+def test_prometheus_rules_cd_applies_match_the_operators_schema(node: str) -> None:
+    # CD applies the alert and recording rules as PrometheusRule objects (cd.yml "Alert rules").
+    generator = REPO_ROOT / "deploy" / "observability" / "prometheus" / "prometheusrule.py"
+    rules = subprocess.run(
+        [sys.executable, str(generator), "--namespace", "monitoring"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result = validate(node, rules.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rule_files = list(RECORDING_RULES.parent.glob("*.yml"))
+    assert result.stdout.count("ok PrometheusRule/") == len(rule_files)
 
 
 def test_the_validator_rejects_a_malformed_rollout(node: str, rendered: dict[str, str]) -> None:
