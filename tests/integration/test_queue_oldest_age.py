@@ -4,11 +4,12 @@ from SQS's CloudWatch metric (moto), the way the worker's housekeeping exports i
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import dramatiq
 import pytest
+from tests.contract.test_queue_contract import _forget_queues as forget_queues
+from tests.contract.test_queue_contract import wait_until
 
 from roost.core.settings import Settings, load_settings
 from roost.infra import queue
@@ -23,37 +24,7 @@ def settings(request: pytest.FixtureRequest, unique: str) -> Iterator[Settings]:
         broker_url=url, broker_namespace=f"age{unique}", thumbnails_queue=f"age-{unique}"
     )
     yield built
-    forget_queue(built)
-
-
-def forget_queue(settings: Settings) -> None:
-    assert settings.broker_url is not None
-    if settings.broker_url.startswith("redis"):
-        import redis
-
-        client = redis.Redis.from_url(settings.broker_url)
-        keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-    else:
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-        channel = connection.channel()
-        name = settings.thumbnails_queue
-        for queue_name in (name, f"{name}.DQ", f"{name}.XQ"):
-            channel.queue_delete(queue_name)
-        connection.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met after {timeout}s")
+    forget_queues(built)
 
 
 def test_empty_queue_has_no_waiting_age(settings: Settings) -> None:
