@@ -98,6 +98,7 @@ async def test_without_a_configured_origin_the_url_is_on_the_proxys_https_origin
             headers={"X-Forwarded-Proto": "https", "Host": "birds.example.test"},
         )
     assert url_in(response).startswith("https://birds.example.test/media/kea.jpg?v=")
+    assert response.headers["vary"] == "X-Forwarded-Proto"
 
 
 async def test_overlong_name_is_a_422_envelope(bird_images: ImagesClient) -> None:

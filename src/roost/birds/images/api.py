@@ -104,10 +104,14 @@ async def classic_image_url(request: Request, bird_name: ClassicNameQuery = None
     else:
         url = (await resolve_image(sources_of(request), bird)).url
         cache_control = ANSWER_CACHE_CONTROL
+    headers = {"Cache-Control": cache_control}
+    if request.app.state.settings.bird_images_public_url is None:
+        # The URL's origin then comes from the request: a shared cache must key on its scheme.
+        headers["Vary"] = "X-Forwarded-Proto"
     return Response(
         orjson.dumps(urljoin(_public_origin(request), url)),
         media_type="application/json",
-        headers={"Cache-Control": cache_control},
+        headers=headers,
     )
 
 
