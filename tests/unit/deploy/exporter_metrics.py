@@ -5,7 +5,7 @@ Copied by hand from each exporter's own documentation, at the version deploy/ ru
 exporter is upgraded, check its list again (a renamed metric leaves an alert silently empty):
 
 - kube-state-metrics v2.13: docs/metrics/workload/{pod,horizontalpodautoscaler,
-  poddisruptionbudget,deployment}-metrics.md and docs/metrics/cluster/node-metrics.md
+  poddisruptionbudget,deployment,cronjob}-metrics.md and docs/metrics/cluster/node-metrics.md
   (https://github.com/kubernetes/kube-state-metrics/tree/main/docs/metrics).
 - cAdvisor as the kubelet serves it at /metrics/cadvisor (cAdvisor docs/storage/prometheus.md,
   https://github.com/google/cadvisor/blob/master/docs/storage/prometheus.md); kube-prometheus'
@@ -45,6 +45,8 @@ KUBE_STATE_METRICS: dict[str, frozenset[str]] = {
     "kube_poddisruptionbudget_status_desired_healthy": _KSM_PDB,
     "kube_poddisruptionbudget_status_expected_pods": _KSM_PDB,
     "kube_poddisruptionbudget_status_pod_disruptions_allowed": _KSM_PDB,
+    "kube_cronjob_status_last_successful_time": frozenset({"namespace", "cronjob"}),
+    "kube_cronjob_status_last_schedule_time": frozenset({"namespace", "cronjob"}),
 }
 
 CADVISOR: dict[str, frozenset[str]] = {
