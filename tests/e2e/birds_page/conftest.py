@@ -11,27 +11,14 @@ answers 503 for it, as in an outage.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from tests.e2e.browser import SCREENSHOT_DIR, PageProblems, chromium
 from tests.e2e.processes import Role, birds_environment, migrated_roles
-from tests.prerequisites import missing
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PAGE_REDIS_DB = 12  # the bird-images answer cache of these tests meets no other suite's
 
 
@@ -82,31 +69,8 @@ def set_api_down(bird_roles: dict[str, Role]) -> Iterator[Callable[[bool], None]
 # is open, and the asyncio tests that run after this module need the main thread's loop free.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        missing(f"{CHROMIUM} is missing; `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@dataclass
-class PageProblems:
-    """Console errors/warnings and uncaught exceptions seen by one page."""
-
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console error: {message.text}")
-        elif message.type == "warning":
-            self.warnings.append(f"console warning: {message.text}")
-
-    def on_page_error(self, error: Error) -> None:
-        self.errors.append(f"page error: {error.message}")
+    with chromium() as browser:
+        yield browser
 
 
 OpenPage = Callable[..., tuple[Page, PageProblems]]

@@ -14,30 +14,19 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from tests.e2e.browser import SCREENSHOT_DIR, PageProblems, chromium
 from tests.e2e.processes import free_port_offset, start_roost_up, stop_roost_up, wait_ready
-from tests.prerequisites import missing
 
 from roost.core.auth import ADMIN_SCOPE, issue_token
 from roost.core.settings import ROLE_PORTS, Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LINK = re.compile(r"http://\S+/login\?token=\S+")
 
 
@@ -118,30 +107,11 @@ def admin_token(subject: str = "e2e-operator") -> str:
     return issue_token(development, subject, [ADMIN_SCOPE], ttl_seconds=600)
 
 
+# Module scope: see tests/e2e/browser.py.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        missing(f"{CHROMIUM} is missing; `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@dataclass
-class PageProblems:
-    """Console errors and uncaught exceptions seen by one page."""
-
-    errors: list[str] = field(default_factory=list)
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console error: {message.text}")
-
-    def on_page_error(self, error: Error) -> None:
-        self.errors.append(f"page error: {error.message}")
+    with chromium() as browser:
+        yield browser
 
 
 SignedInPage = Callable[..., tuple[Page, PageProblems]]
