@@ -21,6 +21,7 @@ from tests.conftest import REPO_ROOT
 from tests.prerequisites import missing
 
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
+CHECKOV_IN_ITS_VENV = REPO_ROOT / ".venv" / "checkov" / "bin" / "checkov"
 # Unpinned base image, no USER, no HEALTHCHECK, unpinned apt packages with recommends.
 FAULTY_DOCKERFILE = """\
 FROM python
@@ -128,13 +129,8 @@ def tool(name: str, provided_by: str) -> str:
 
 
 def checkov_executable() -> str:
-    """checkov lives in a venv of its own (it pins boto3 below ours): $CHECKOV, the venv the
-    Makefile's CHECKOV_VENV names, or PATH."""
-    candidates = [os.environ.get("CHECKOV", "")]
-    makefile = (REPO_ROOT / "Makefile").read_text()
-    for venv in re.findall(r"^CHECKOV_VENV\s*[:?]?=\s*(\S+)", makefile, flags=re.MULTILINE):
-        candidates.append(str(REPO_ROOT / venv / "bin" / "checkov"))
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    return tool("checkov", "its own venv, CHECKOV_VENV in the Makefile")
+    """checkov lives in a venv of its own (it pins a boto3 roost cannot share): `make checkov`
+    makes .venv/checkov, as for tests/integration/deploy/test_config_checkers.py."""
+    if CHECKOV_IN_ITS_VENV.exists():
+        return str(CHECKOV_IN_ITS_VENV)
+    return tool("checkov", "make checkov makes .venv/checkov")
