@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-alertmanager
 	podman buildah debootstrap runc uidmap fuse-overlayfs slirp4netns
 LINT_PATHS = $(wildcard src tests bench loadtests migrations scripts deploy)
 
-.PHONY: run test lint fmt unit bench install system-deps node-deps checkov sbom clean image
+.PHONY: run test lint fmt unit bench soak install system-deps node-deps checkov sbom clean image
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ image: system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
+
+# Ten minutes of mixed traffic on every role under `roost up`; report and chart in test-artifacts/.
+soak: $(STAMP)
+	$(BIN)/python -m loadtests.soak --seconds 600 --warmup 60 --interval 10
 
 clean:
 	rm -rf $(VENV) .roost .pytest_cache .mypy_cache .ruff_cache coverage.xml .coverage*

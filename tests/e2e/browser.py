@@ -8,7 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, ConsoleMessage, Error, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    sync_playwright,
+)
 from tests.prerequisites import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +61,22 @@ class PageProblems:
 
     def on_page_error(self, error: Error) -> None:
         self.errors.append(f"page error: {error.message}")
+
+
+def watched_page(context: BrowserContext, timeout_ms: float) -> tuple[Page, PageProblems]:
+    """A new page of ``context`` whose console errors and uncaught exceptions are recorded."""
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    problems = PageProblems()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return page, problems
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a PNG of the page under test-artifacts/screenshots/ and return its path."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    # Finished animations: a screenshot shows the page at rest, not mid-fade.
+    page.screenshot(path=str(path), animations="disabled")
+    return path

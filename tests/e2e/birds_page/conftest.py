@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from tests.e2e.browser import SCREENSHOT_DIR, PageProblems, chromium
+from tests.e2e.browser import PageProblems, chromium, screenshot, watched_page
 from tests.e2e.processes import Role, birds_environment, migrated_roles
 
 PAGE_REDIS_DB = 12  # the bird-images answer cache of these tests meets no other suite's
@@ -88,12 +88,7 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
             viewport={"width": width, "height": height}, **context_options
         )
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        problems = PageProblems()
-        page.on("console", problems.on_console)
-        page.on("pageerror", problems.on_page_error)
-        return page, problems
+        return watched_page(context, 10_000)
 
     yield open_
     for context in contexts:
@@ -103,12 +98,4 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
 @pytest.fixture
 def save_screenshot() -> Callable[[Page, str], Path]:
     """Save a PNG of the page under test-artifacts/screenshots/ and return its path."""
-
-    def save(page: Page, name: str) -> Path:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOT_DIR / f"{name}.png"
-        # Finished animations: a screenshot shows the page at rest, not mid-fade.
-        page.screenshot(path=str(path), animations="disabled")
-        return path
-
-    return save
+    return screenshot

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
-from tests.e2e.browser import SCREENSHOT_DIR, PageProblems, chromium
+from tests.e2e.browser import PageProblems, chromium, screenshot, watched_page
 from tests.e2e.processes import free_port_offset, start_roost_up, stop_roost_up, wait_ready
 
 from roost.core.auth import ADMIN_SCOPE, issue_token
@@ -126,11 +126,7 @@ def signed_in_page(browser: Browser, platform: Platform) -> Iterator[SignedInPag
     def open_(width: int = 1280, height: int = 800, **options: Any) -> tuple[Page, PageProblems]:
         context = browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        problems = PageProblems()
-        page.on("console", problems.on_console)
-        page.on("pageerror", problems.on_page_error)
+        page, problems = watched_page(context, 15_000)
         page.goto(platform.console)
         page.get_by_label("API key or token").fill(admin_token())
         page.get_by_role("button", name="Sign in").click()
@@ -144,13 +140,7 @@ def signed_in_page(browser: Browser, platform: Platform) -> Iterator[SignedInPag
 
 @pytest.fixture
 def save_screenshot() -> Callable[[Page, str], Path]:
-    def save(page: Page, name: str) -> Path:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOT_DIR / f"{name}.png"
-        page.screenshot(path=str(path), animations="disabled")
-        return path
-
-    return save
+    return screenshot
 
 
 def generate_traffic(url: str, seconds: float) -> int:
