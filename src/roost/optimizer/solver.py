@@ -562,7 +562,6 @@ class _Problem:
         low: FloatArray,
         high: FloatArray,
     ) -> None:
-        self.size = len(curves)
         groups: dict[tuple[ResponseCurve, float, float], list[int]] = {}
         for i, key in enumerate(zip(curves, low.tolist(), high.tolist(), strict=True)):
             groups.setdefault(key, []).append(i)
@@ -1097,7 +1096,9 @@ class _Problem:
         share = (budget - float(node.count @ node.low)) / max(float(node.count @ following), 1.0)
         marginals = self.batch.marginal(np.minimum(node.low + share, node.high))[following]
         marginals = marginals[np.isfinite(marginals) & (marginals > 0)]
-        guess = math.log(float(np.median(marginals))) if marginals.size else 0.0
+        # The middle marginal (np.median costs 20x more on a handful of numbers).
+        middle = float(np.sort(marginals)[marginals.size // 2]) if marginals.size else 1.0
+        guess = math.log(middle)
         guess = min(max(guess, _LOG_FLOOR), _LOG_CEILING)
         return min(max(guess, below.log + 1e-9), above.log - 1e-9)
 
