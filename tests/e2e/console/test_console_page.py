@@ -48,6 +48,22 @@ def wait_for_status(page: Page, role: str, statuses: tuple[str, ...], timeout_ms
     return time.monotonic() - started
 
 
+def drop_files(page: Page, selector: str, files: dict[str, bytes]) -> None:
+    """Drop ``files`` on ``selector`` with a real DataTransfer, as a drag and drop does."""
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, bytes] of files) {
+                transfer.items.add(new File([new Uint8Array(bytes)], name, { type: "image/png" }));
+            }
+            return transfer;
+        }""",
+        [[name, list(data)] for name, data in files.items()],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
 def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "PNG")
@@ -255,7 +271,10 @@ def test_upload_two_images_see_their_thumbnails_and_a_bad_file_rejected_with_its
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
 
-    page.locator("#files").set_input_files([str(tmp_path / name) for name in files])
+    # The two pictures are dropped on the drop zone, as a drag from the desktop would; the bad
+    # file goes through the file chooser.
+    drop_files(page, "#drop", {name: files[name] for name in ("red.png", "green.png")})
+    page.locator("#files").set_input_files(str(tmp_path / "not-an-image.png"))
 
     for name in ("red.png", "green.png"):
         row = page.locator(f'#uploads li[data-file="{name}"]')
@@ -341,8 +360,11 @@ def test_a_dead_lettered_upload_is_inspected_and_redriven_to_done(
     assert [e for e in problems.errors if "status of 5" not in e and "status of 4" not in e] == []
 
 
-def test_birds_panel_searches_the_catalog_and_an_admin_edit_reaches_the_api(
-    signed_in_page: SignedInPage, platform: Platform, save_screenshot: SaveScreenshot
+def test_birds_panel_searches_the_catalog_and_an_admin_edit_with_a_photo_reaches_the_api(
+    signed_in_page: SignedInPage,
+    platform: Platform,
+    tmp_path: Path,
+    save_screenshot: SaveScreenshot,
 ) -> None:
     page, problems = signed_in_page(1280, 800)
     page.get_by_role("link", name="Birds").click()
@@ -363,10 +385,13 @@ def test_birds_panel_searches_the_catalog_and_an_admin_edit_reaches_the_api(
     page.locator("#bird-list .bird").first.get_by_role("button", name="Edit").click()
     description = f"Edited from the operator console at {time.time_ns()}."
     page.get_by_label("Description").fill(description)
+    (tmp_path / "robin.png").write_bytes(png((150, 90, 60)))
+    page.get_by_label("New photo (optional)").set_input_files(str(tmp_path / "robin.png"))
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#bird-status")).to_contain_text("Saved")
     save_screenshot(page, "console-birds-1280x800")
 
     found = httpx.get(f"{platform.url('birds')}/api/v1/birds", params={"q": "robin"}).json()
-    assert description in [bird["description"] for bird in found["items"]]
+    (edited,) = [bird for bird in found["items"] if bird["description"] == description]
+    assert edited["photo_id"] is not None  # the photo went to the thumbnails pipeline
     assert problems.errors == []
