@@ -21,12 +21,13 @@ from roost.birds import service
 from roost.birds.errors import BirdsError
 from roost.birds.image_lookup import BirdImage
 from roost.birds.models import BirdRow
-from roost.birds.paging import MAX_CURSOR_CHARS
+from roost.birds.paging import MAX_CURSOR_CHARS, MAX_SLUG_CHARS, SLUG_PATTERN
 from roost.birds.photos import Photo
 from roost.birds.placeholder import placeholder_svg
 from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird
 from roost.core.auth import ADMIN_SCOPE, require_scopes
 from roost.core.errors import ApiError, error_response
+from roost.core.openapi import UUID_PATTERN, error_responses
 
 PREFIX = "/api/v1/birds"
 MAX_PAGE = 100
@@ -34,10 +35,32 @@ MAX_PAGE = 100
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 admin = [Depends(require_scopes(ADMIN_SCOPE))]
-IdentifierPath = Annotated[str, Path(max_length=100, description="A bird's id (UUID) or slug")]
-BirdIdPath = Annotated[str, Path(max_length=64, description="A bird's id (a UUID)")]
+# What the domain accepts as a bird's id or slug (paging.is_slug); documented, not enforced
+# here, so that anything else keeps the domain's 400 invalid_bird_id.
+IDENTIFIER_SCHEMA = {"maxLength": MAX_SLUG_CHARS, "pattern": f"{UUID_PATTERN}|{SLUG_PATTERN}"}
+IdentifierPath = Annotated[
+    str,
+    Path(
+        max_length=100,
+        description="A bird's id (UUID) or slug",
+        json_schema_extra=IDENTIFIER_SCHEMA,
+    ),
+]
+BirdIdPath = Annotated[
+    str,
+    Path(
+        max_length=64,
+        description="A bird's id (a UUID)",
+        json_schema_extra={"pattern": UUID_PATTERN},
+    ),
+]
 ExcludeQuery = Annotated[
-    str | None, Query(max_length=100, description="Id or slug of the bird not to return")
+    str | None,
+    Query(
+        max_length=100,
+        description="Id or slug of the bird not to return",
+        json_schema_extra=IDENTIFIER_SCHEMA,
+    ),
 ]
 
 router = APIRouter(tags=["birds"])
@@ -100,7 +123,12 @@ async def classic_random_bird(request: Request) -> Response:
     return _json(body, headers=_NO_STORE)
 
 
-@router.get(f"{PREFIX}/random", response_model=BirdOut, summary="A random bird, never `exclude`")
+@router.get(
+    f"{PREFIX}/random",
+    response_model=BirdOut,
+    summary="A random bird, never `exclude`",
+    responses=error_responses(400, 404),
+)
 async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Response:
     deps = _deps(request)
     row = await service.random_bird(deps.sessions, exclude)
@@ -108,7 +136,12 @@ async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Res
     return _json(bird_json(row, image), headers=_NO_STORE)
 
 
-@router.get(PREFIX, response_model=BirdPage, summary="Birds by slug; `q` searches the names")
+@router.get(
+    PREFIX,
+    response_model=BirdPage,
+    summary="Birds by slug; `q` searches the names",
+    responses=error_responses(400),
+)
 async def list_birds(
     request: Request,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
@@ -124,7 +157,12 @@ async def list_birds(
 
 
 @router.post(
-    PREFIX, dependencies=admin, status_code=201, response_model=BirdOut, summary="Add a bird"
+    PREFIX,
+    dependencies=admin,
+    status_code=201,
+    response_model=BirdOut,
+    summary="Add a bird",
+    responses=error_responses(409, 422),
 )
 async def create_bird(request: Request, body: BirdIn) -> Response:
     row = await service.create_bird(_deps(request).sessions, body)
@@ -133,7 +171,12 @@ async def create_bird(request: Request, body: BirdIn) -> Response:
     return response
 
 
-@router.get(f"{PREFIX}/{{identifier}}/placeholder.svg", summary="The bird's placeholder picture")
+@router.get(
+    f"{PREFIX}/{{identifier}}/placeholder.svg",
+    summary="The bird's placeholder picture",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **error_responses(400, 404)},
+)
 async def bird_placeholder(request: Request, identifier: IdentifierPath) -> Response:
     row = await service.find_bird(_deps(request).sessions, identifier)
     return Response(
@@ -143,23 +186,38 @@ async def bird_placeholder(request: Request, identifier: IdentifierPath) -> Resp
     )
 
 
-@router.get(f"{PREFIX}/{{identifier}}", response_model=BirdOut, summary="A bird by id or slug")
+@router.get(
+    f"{PREFIX}/{{identifier}}",
+    response_model=BirdOut,
+    summary="A bird by id or slug",
+    responses=error_responses(400, 404),
+)
 async def get_bird(request: Request, identifier: IdentifierPath) -> Response:
     row = await service.find_bird(_deps(request).sessions, identifier)
     return await _one(request, row)
 
 
 @router.put(
-    f"{PREFIX}/{{bird_id}}", dependencies=admin, response_model=BirdOut, summary="Replace a bird"
+    f"{PREFIX}/{{identifier}}",
+    dependencies=admin,
+    response_model=BirdOut,
+    summary="Replace a bird (by id)",
+    responses=error_responses(400, 404, 409, 422),
 )
-async def replace_bird(request: Request, bird_id: BirdIdPath, body: BirdIn) -> Response:
-    row = await service.replace_bird(_deps(request).sessions, bird_id, body)
+async def replace_bird(request: Request, identifier: BirdIdPath, body: BirdIn) -> Response:
+    row = await service.replace_bird(_deps(request).sessions, identifier, body)
     return await _one(request, row)
 
 
-@router.delete(f"{PREFIX}/{{bird_id}}", dependencies=admin, status_code=204, summary="Delete")
-async def delete_bird(request: Request, bird_id: BirdIdPath) -> Response:
-    await service.delete_bird(_deps(request).sessions, bird_id)
+@router.delete(
+    f"{PREFIX}/{{identifier}}",
+    dependencies=admin,
+    status_code=204,
+    summary="Delete a bird (by id)",
+    responses=error_responses(400, 404),
+)
+async def delete_bird(request: Request, identifier: BirdIdPath) -> Response:
+    await service.delete_bird(_deps(request).sessions, identifier)
     return Response(status_code=204)
 
 
@@ -168,6 +226,7 @@ async def delete_bird(request: Request, bird_id: BirdIdPath) -> Response:
     dependencies=admin,
     response_model=BirdOut,
     summary="Upload the bird's photo (multipart field 'file') through the thumbnails pipeline",
+    responses=error_responses(400, 404, 413, 415, 422, 502),
 )
 async def upload_photo(request: Request, bird_id: BirdIdPath) -> Response:
     deps = _deps(request)

@@ -22,7 +22,8 @@ MAX_SLUG_CHARS = 80
 MAX_CURSOR_CHARS = 200
 # Path segments under /api/v1/birds/ that are routes, not birds.
 RESERVED_SLUGS = frozenset({"random"})
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_PATTERN = "^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG = re.compile(SLUG_PATTERN)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 # Backslash is PostgreSQL's default LIKE escape: it must itself be escaped first.

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from roost.birds.models import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REGION_CHARS
-from roost.birds.paging import MAX_SLUG_CHARS
+from roost.birds.paging import MAX_SLUG_CHARS, SLUG_PATTERN
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ImageSource = Literal["stored", "unsplash", "placeholder"]
+HAS_ALNUM: dict[str, JsonValue] = {"pattern": r"[^\W_]"}  # str.isalnum() of some character
+NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
 
 
 class BirdIn(BaseModel):
@@ -18,11 +20,30 @@ class BirdIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[Text, StringConstraints(max_length=MAX_NAME_CHARS)]
-    scientific_name: Annotated[Text, StringConstraints(max_length=MAX_NAME_CHARS)]
-    description: Annotated[Text, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)]
-    region: Annotated[Text, StringConstraints(max_length=MAX_REGION_CHARS)]
-    slug: Annotated[str, StringConstraints(max_length=MAX_SLUG_CHARS)] | None = None
+    # The patterns document what the validators check (a letter or digit; not only spaces;
+    # the slug's shape), so that clients and fuzzers see the same rules.
+    name: Annotated[
+        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=HAS_ALNUM)
+    ]
+    scientific_name: Annotated[
+        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=HAS_ALNUM)
+    ]
+    description: Annotated[
+        Text,
+        StringConstraints(max_length=MAX_DESCRIPTION_CHARS),
+        Field(json_schema_extra=NOT_BLANK),
+    ]
+    region: Annotated[
+        Text, StringConstraints(max_length=MAX_REGION_CHARS), Field(json_schema_extra=NOT_BLANK)
+    ]
+    slug: (
+        Annotated[
+            str,
+            StringConstraints(max_length=MAX_SLUG_CHARS),
+            Field(json_schema_extra={"pattern": SLUG_PATTERN}),
+        ]
+        | None
+    ) = None
 
     @field_validator("name", "scientific_name")
     @classmethod

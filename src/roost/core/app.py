@@ -33,6 +33,7 @@ from roost.core.middleware import (
     RequestPipeline,
     security_headers,
 )
+from roost.core.openapi import document_errors
 from roost.core.settings import Settings
 from roost.core.tracing import setup_tracing, tracing_enabled
 
@@ -125,6 +126,7 @@ def create_app(
     app.state.checks = []
     app.state.maintenance = None
     install_error_handlers(app)
+    document_errors(app)
 
     # Routes match in registration order: the role's own (hot) routes go first. They are
     # added as plain routes: FastAPI 0.16x's include_router keeps a lazily-resolved router

@@ -3,8 +3,10 @@
 - ``Authorization: Bearer <jwt>``: HS256 with ``ROOST_JWT_SECRET`` by default, RS256 with
   ``ROOST_JWT_PUBLIC_KEY``; ``exp``, ``iss`` and ``aud`` are required and checked. Scopes come
   from the ``scope`` claim (space-separated, OAuth style) or a ``scopes`` list.
-- ``X-API-Key: <key>``: keys are configured as ``name:key:scope1 scope2`` entries in
-  ``ROOST_API_KEYS`` and kept only as SHA-256 digests in memory, compared in constant time.
+- ``X-API-Key: <key>``: keys are configured in ``ROOST_API_KEYS`` as ``name:key:scope1 scope2``
+  entries, or as ``name:sha256:<hex digest of the key>:scopes`` so that no plaintext key has
+  to sit in the environment. Either way only the SHA-256 digest is kept in memory, and a
+  presented key's digest is compared with every configured one in constant time.
 
 The ``admin`` scope implies every other scope. Missing or invalid credentials are 401 with a
 ``WWW-Authenticate`` header; valid credentials without the scope are 403.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ import jwt
 from fastapi import Request
 
 from roost.core.errors import ApiError
+from roost.core.openapi import answers
 from roost.core.settings import Settings
 
 ADMIN_SCOPE = "admin"
@@ -50,17 +54,40 @@ class InvalidApiKeyConfig(ValueError):
     pass
 
 
+HASHED_KEY_MARKER = "sha256"
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def parse_api_keys(entries: Iterable[str]) -> list[_ApiKey]:
+    """``name:key:scopes`` or ``name:sha256:<64 hex digits>:scopes`` entries."""
     keys = []
     for entry in entries:
         parts = entry.split(":", 2)
-        if len(parts) != 3 or not parts[0] or len(parts[1]) < 16:
+        if len(parts) != 3 or not parts[0]:
+            raise InvalidApiKeyConfig(
+                "ROOST_API_KEYS entries must be name:key:scopes or name:sha256:<hex>:scopes"
+            )
+        name, key, scopes = parts
+        if key == HASHED_KEY_MARKER:
+            digest_hex, separator, scopes = scopes.partition(":")
+            if not separator or not _SHA256_HEX.fullmatch(digest_hex):
+                raise InvalidApiKeyConfig(
+                    f"ROOST_API_KEYS entry {name!r}: name:sha256:<64 hex digits>:scopes"
+                )
+            digest = bytes.fromhex(digest_hex)
+        elif len(key) < 16:
             raise InvalidApiKeyConfig(
                 "ROOST_API_KEYS entries must be name:key:scopes with a key of 16+ characters"
             )
-        name, key, scopes = parts
-        keys.append(_ApiKey(name, _digest(key), frozenset(scopes.split())))
+        else:
+            digest = _digest(key)
+        keys.append(_ApiKey(name, digest, frozenset(scopes.split())))
     return keys
+
+
+def hashed_api_key_entry(name: str, key: str, scopes: Iterable[str]) -> str:
+    """The ``ROOST_API_KEYS`` entry for ``key`` that holds only its SHA-256 digest."""
+    return f"{name}:{HASHED_KEY_MARKER}:{_digest(key).hex()}:{' '.join(scopes)}"
 
 
 def _digest(key: str) -> bytes:
@@ -174,6 +201,7 @@ def current_principal(request: Request) -> Principal | None:
 def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller must be authenticated and hold every scope."""
 
+    @answers(401, 403)
     async def dependency(request: Request) -> Principal:
         principal = current_principal(request)
         if principal is None:

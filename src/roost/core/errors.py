@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from roost.core.context import current_request_id
 
@@ -124,12 +125,35 @@ async def _api_error(_: Request, exc: ApiError) -> Response:
     )
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    headers = exc.headers
     if exc.status_code == 404 and message == "Not Found":
         message = "no such route"
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's own 405 names only the first
+    route that matched the path, though GET, PUT and DELETE of one resource are three routes."""
+    matching = [
+        route
+        for route in request.app.router.routes
+        if route.matches({**request.scope, "method": "GET"})[0] != Match.NONE
+    ]
+    if not matching:
+        return []
+    # The resource is the first matching path template (``/birds/random``, not the
+    # ``/birds/{identifier}`` that would also match): the methods of its routes.
+    template = getattr(matching[0], "path", None)
+    methods: set[str] = set()
+    for route in matching:
+        if getattr(route, "path", None) == template:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> Response:

@@ -20,6 +20,7 @@ from fastapi import Request
 from roost.core.auth import current_principal
 from roost.core.errors import ApiError
 from roost.core.metrics import RATE_LIMIT_FAIL_OPEN, RATE_LIMITED
+from roost.core.openapi import answers
 
 log = structlog.get_logger("roost.ratelimit")
 
@@ -57,6 +58,7 @@ def rate_limited(
 ) -> Callable[[Request], Awaitable[None]]:
     """A dependency enforcing ``limit`` (or a limit chosen per request, e.g. from settings)."""
 
+    @answers(429)
     async def dependency(request: Request) -> None:
         chosen = limit(request) if callable(limit) else limit
         store: RateLimitStore | None = getattr(request.app.state, "rate_limit_store", None)

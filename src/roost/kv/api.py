@@ -8,13 +8,15 @@ it is the benchmarked hot path.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
-import orjson
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from starlette.responses import Response
 
 from roost.core.errors import ApiError, error_response
+from roost.core.openapi import error_responses
 from roost.core.routing import DirectRoute
 from roost.infra.redis import AutoPipeline
 from roost.kv import service
@@ -27,6 +29,7 @@ from roost.kv.errors import (
     ValueTooLarge,
     VersionConflict,
 )
+from roost.kv.keys import KEY_PATTERN, MAX_KEY_CHARS
 from roost.kv.schemas import EntryOut, KeyPage, PutValue
 from roost.kv.service import KVConfig
 
@@ -65,7 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+        service.json_bytes(body),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -78,14 +84,33 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+# An ETag this API returns ("7"), weak or bare; the schema documents the same pattern.
+ETAG_PATTERN = r'^(W/)?"[0-9]{1,18}"$|^[0-9]{1,18}$'
+_ETAG = re.compile(ETAG_PATTERN)
+
+
 def parse_etag(header: str) -> int:
-    candidate = header.strip()
-    if candidate.startswith("W/"):
-        candidate = candidate[2:]
-    try:
-        return int(candidate.strip('"'))
-    except ValueError:
-        raise ApiError(400, "invalid_etag", "If-Match must be an ETag this API returned") from None
+    found = _ETAG.match(header.strip())
+    if found is None:
+        raise ApiError(400, "invalid_etag", "If-Match must be an ETag this API returned")
+    return int(found.group(0).removeprefix("W/").strip('"'))
+
+
+# Documented only: the domain checks keys (400 invalid_key), so both routes agree.
+KeyPath = Annotated[
+    str,
+    Path(
+        description=f"1 to {MAX_KEY_CHARS} characters, no control characters and no '/'",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_CHARS, "pattern": KEY_PATTERN},
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="Write only if the key's current ETag is this one (412 otherwise)",
+        json_schema_extra={"pattern": ETAG_PATTERN},
+    ),
+]
 
 
 # The classic contract is the benchmarked hot path and takes only the request, the key and a
@@ -100,17 +125,21 @@ async def root(request: Request) -> Response:
     return _json({"message": "Roost key-value service", "example_key": value})
 
 
-@router.post("/write/{key}", summary="Classic write: set key to a string value")
+@router.post(
+    "/write/{key}",
+    summary="Classic write: set key to a string value",
+    responses=error_responses(400, 413),
+)
 async def classic_write(
-    request: Request, key: str, value: Annotated[str, Query(max_length=1024 * 1024)]
+    request: Request, key: KeyPath, value: Annotated[str, Query(max_length=1024 * 1024)]
 ) -> Response:
     redis, config = _deps(request)
     await service.put_entry(redis, config, key, value)
     return _json({"message": f"Key '{key}' set to '{value}'"})
 
 
-@router.get("/read/{key}", summary="Classic read")
-async def classic_read(request: Request, key: str) -> Response:
+@router.get("/read/{key}", summary="Classic read", responses=error_responses(400, 404))
+async def classic_read(request: Request, key: KeyPath) -> Response:
     redis, config = _deps(request)
     entry = await service.get_entry(redis, config, key)
     return _json({"key": key, "value": entry.value})
@@ -119,11 +148,30 @@ async def classic_read(request: Request, key: str) -> Response:
 v1 = APIRouter(prefix="/api/v1/kv", tags=["kv"])
 
 
-@v1.get("", response_model=KeyPage, summary="List keys by prefix (SCAN-based pages)")
+@v1.get(
+    "",
+    response_model=KeyPage,
+    summary="List keys by prefix (SCAN-based pages)",
+    responses=error_responses(400),
+)
 async def list_keys(
     request: Request,
-    prefix: Annotated[str, Query(max_length=512)] = "",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    # Patterns documented only: the domain checks both and answers 400.
+    prefix: Annotated[
+        str,
+        Query(
+            max_length=MAX_KEY_CHARS,
+            json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"},
+        ),
+    ] = "",
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            json_schema_extra={"pattern": r"^[A-Za-z0-9_-]*$"},
+            description="The next_cursor of the previous page (opaque; a forged one is 400)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     redis, config = _deps(request)
@@ -131,10 +179,15 @@ async def list_keys(
     return _json({"items": [{"key": k} for k in page.keys], "next_cursor": page.next_cursor})
 
 
-@v1.get("/{key}", response_model=EntryOut, summary="Read one key")
+@v1.get(
+    "/{key}",
+    response_model=EntryOut,
+    summary="Read one key",
+    responses={304: {"description": "Not modified (If-None-Match)"}, **error_responses(400, 404)},
+)
 async def get_key(
     request: Request,
-    key: str,
+    key: KeyPath,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     redis, config = _deps(request)
@@ -149,21 +202,32 @@ async def get_key(
     return _json(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
-@v1.put("/{key}", response_model=EntryOut, summary="Create or replace a key")
+@v1.put(
+    "/{key}",
+    response_model=EntryOut,
+    summary="Create or replace a key",
+    responses={
+        201: {"model": EntryOut, "description": "Created"},
+        **error_responses(400, 409, 412, 413),
+    },
+)
 async def put_key(
     request: Request,
-    key: str,
+    key: KeyPath,
     body: PutValue,
-    if_match: Annotated[str | None, Header()] = None,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(description="'*': create only if absent", json_schema_extra={"enum": ["*"]}),
+    ] = None,
 ) -> Response:
     redis, config = _deps(request)
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise ApiError(400, "invalid_precondition", "If-None-Match on PUT must be '*'")
     expected = body.version
     if if_match is not None:
         expected = parse_etag(if_match)
     elif if_none_match is not None:
-        if if_none_match.strip() != "*":
-            raise ApiError(400, "invalid_precondition", "If-None-Match on PUT must be '*'")
         expected = 0
     result = await service.put_entry(
         redis, config, key, body.value, ttl_seconds=body.ttl_seconds, expected_version=expected
@@ -176,14 +240,17 @@ async def put_key(
     }
     headers = {"ETag": etag(result.entry.version)}
     if result.created:
-        headers["Location"] = f"/api/v1/kv/{key}"
+        headers["Location"] = f"/api/v1/kv/{quote(key, safe='')}"  # headers are latin-1
     return _json(out, 201 if result.created else 200, headers)
 
 
-@v1.delete("/{key}", status_code=204, summary="Delete a key")
-async def delete_key(
-    request: Request, key: str, if_match: Annotated[str | None, Header()] = None
-) -> Response:
+@v1.delete(
+    "/{key}",
+    status_code=204,
+    summary="Delete a key",
+    responses=error_responses(400, 404, 409, 412),
+)
+async def delete_key(request: Request, key: KeyPath, if_match: IfMatch = None) -> Response:
     redis, config = _deps(request)
     expected = parse_etag(if_match) if if_match is not None else None
     await service.delete_entry(redis, config, key, expected_version=expected)

@@ -8,18 +8,22 @@ import re
 
 from roost.kv.errors import InvalidCursor, InvalidKey, InvalidTTL, KeyTooLarge
 
-MAX_KEY_BYTES = 512
+# Counted in characters, as the OpenAPI schema's maxLength counts them (at most 2 KiB of
+# UTF-8): a byte limit cannot be written in JSON Schema, so clients could not check it.
+MAX_KEY_CHARS = 512
 # C0/C1 control characters and DEL; they break logs, terminals and redis-cli output.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# What the OpenAPI schema says of a key in a path: no control characters, no "/".
+KEY_PATTERN = f"^[^/{CONTROL_CHARACTERS}]+$"
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
 def validate_key(key: str) -> str:
     if not key:
         raise InvalidKey("key must not be empty")
-    size = len(key.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_KEY_BYTES:
-        raise KeyTooLarge(f"key is {size} bytes; the limit is {MAX_KEY_BYTES} bytes")
+    if len(key) > MAX_KEY_CHARS:
+        raise KeyTooLarge(f"key is {len(key)} characters; the limit is {MAX_KEY_CHARS}")
     if _CONTROL.search(key):
         raise InvalidKey("key must not contain control characters")
     try:
@@ -30,8 +34,8 @@ def validate_key(key: str) -> str:
 
 
 def validate_prefix(prefix: str) -> str:
-    if len(prefix.encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
-        raise KeyTooLarge(f"prefix is longer than {MAX_KEY_BYTES} bytes")
+    if len(prefix) > MAX_KEY_CHARS:
+        raise KeyTooLarge(f"prefix is longer than {MAX_KEY_CHARS} characters")
     if _CONTROL.search(prefix):
         raise InvalidKey("prefix must not contain control characters")
     return prefix

@@ -7,6 +7,7 @@ version: an ETag can't match a value it never described.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +81,17 @@ class Page:
     next_cursor: str | None
 
 
+def json_bytes(value: Any) -> bytes:
+    """``value`` as JSON. Integers beyond 64 bits (valid JSON, which orjson refuses) are
+    written as they are; they read back as floats, as JavaScript's JSON.parse reads them."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def encode_value(value: Any, config: KVConfig) -> bytes:
-    encoded = orjson.dumps(value)
+    encoded = json_bytes(value)
     if len(encoded) > config.max_value_bytes:
         raise ValueTooLarge(
             f"value is {len(encoded)} bytes encoded; the limit is {config.max_value_bytes} bytes"

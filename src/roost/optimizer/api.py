@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from roost.core.auth import ADMIN_SCOPE, Principal, current_principal, require_scopes
 from roost.core.errors import ApiError, error_response
+from roost.core.openapi import answers, error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
 from roost.infra.db import unit_of_work
 from roost.optimizer import charts, registry, service
@@ -90,6 +91,7 @@ def caller(scope: str) -> Callable[[Request], Awaitable[Principal | None]]:
     """The caller, who must hold ``scope`` when the optimizer requires auth."""
     strict = require_scopes(scope)
 
+    @answers(401, 403)
     async def dependency(request: Request) -> Principal | None:
         if _deps(request).config.require_auth:
             return await strict(request)
@@ -117,7 +119,11 @@ VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 router = APIRouter(prefix="/api/v1", tags=["optimizer"])
 
 
-@router.get("/models", dependencies=reader, summary="Registered models, one entry per name")
+@router.get(
+    "/models",
+    dependencies=reader,
+    summary="Registered models, one entry per name",
+)
 async def list_models(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -130,7 +136,12 @@ async def list_models(
     return _json({"items": items, "next_after": next_after})
 
 
-@router.post("/models", dependencies=admin, summary="Register a model (idempotent by checksum)")
+@router.post(
+    "/models",
+    dependencies=admin,
+    summary="Register a model (idempotent by checksum)",
+    responses={201: {"description": "Registered a new version"}, **error_responses(422)},
+)
 async def register_model(request: Request, body: ModelIn) -> Response:
     channels = registry.parse_channels([channel.model_dump() for channel in body.channels])
     if len(channels) > _deps(request).config.max_channels:
@@ -156,7 +167,12 @@ async def register_model(request: Request, body: ModelIn) -> Response:
     )
 
 
-@router.get("/models/{name}", dependencies=reader, summary="Every version of one model")
+@router.get(
+    "/models/{name}",
+    dependencies=reader,
+    summary="Every version of one model",
+    responses=error_responses(404),
+)
 async def model_versions(request: Request, name: ModelNamePath) -> Response:
     async with unit_of_work(_deps(request).sessions) as session:
         versions = await registry.model_versions(session, name)
@@ -164,7 +180,10 @@ async def model_versions(request: Request, name: ModelNamePath) -> Response:
 
 
 @router.get(
-    "/models/{name}/versions/{version}", dependencies=reader, summary="One version of a model"
+    "/models/{name}/versions/{version}",
+    dependencies=reader,
+    summary="One version of a model",
+    responses=error_responses(404),
 )
 async def model_version(
     request: Request,
@@ -180,6 +199,7 @@ async def model_version(
     "/models/{name}/versions/{version}",
     dependencies=admin,
     summary="Archive or reactivate a model version",
+    responses=error_responses(404, 409),
 )
 async def set_model_status(
     request: Request,
@@ -196,6 +216,7 @@ async def set_model_status(
     "/models/{name}/predict",
     dependencies=computer,
     summary="Predicted response and marginal return of a spend per channel",
+    responses=error_responses(404, 409, 422),
 )
 async def predict(
     request: Request, name: ModelNamePath, body: PredictRequest, version: VersionQuery = None
@@ -208,6 +229,7 @@ async def predict(
     "/optimize",
     dependencies=computer,
     summary="Best allocation of a budget (202 and a status URL for large requests)",
+    responses={202: {"description": "Queued: poll the Location"}, **error_responses(404, 409)},
 )
 async def optimize(request: Request, body: OptimizeRequest) -> Response:
     outcome = await service.optimize(_deps(request), body, requested_by=_subject(request))
@@ -217,7 +239,12 @@ async def optimize(request: Request, body: OptimizeRequest) -> Response:
     return _json(outcome.view, 200, {"Location": outcome.view["links"]["self"]})
 
 
-@router.get("/results/{result_id}", dependencies=reader, summary="A result or a job's status")
+@router.get(
+    "/results/{result_id}",
+    dependencies=reader,
+    summary="A result or a job's status",
+    responses=error_responses(404),
+)
 async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
     view = await service.get_result(_deps(request).sessions, result_id)
     headers = {"Retry-After": "1"} if view["status"] in ("queued", "running") else None
@@ -228,6 +255,8 @@ async def get_result(request: Request, result_id: Annotated[str, Path(max_length
     "/optimize/{result_id}/curves.svg",
     dependencies=reader,
     summary="Response curves with current and optimal spend (SVG)",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **error_responses(404, 409)},
 )
 async def curves_svg(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
     chart = await service.result_chart(_deps(request).sessions, result_id)
@@ -239,6 +268,8 @@ async def curves_svg(request: Request, result_id: Annotated[str, Path(max_length
     "/optimize/{result_id}/curves.png",
     dependencies=reader,
     summary="Response curves with current and optimal spend (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **error_responses(404, 409)},
 )
 async def curves_png(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
     chart = await service.result_chart(_deps(request).sessions, result_id)

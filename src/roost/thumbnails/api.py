@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from roost.core.auth import require_scopes
 from roost.core.errors import ApiError, DependencyUnavailable, error_response
+from roost.core.openapi import UUID_PATTERN, error_responses
 from roost.infra.storage import InvalidObjectKey, ObjectStore, StorageError, StorageUnavailable
 from roost.thumbnails import service
 from roost.thumbnails.errors import (
@@ -209,7 +210,14 @@ def redrive_json(record: DeadLetterRecord) -> dict[str, Any]:
 
 router = APIRouter(prefix=f"{API_PREFIX}/images", tags=["thumbnails"])
 
-ImageIdPath = Annotated[str, Path(max_length=64, description="The image's id (a UUID)")]
+ImageIdPath = Annotated[
+    str,
+    Path(
+        max_length=64,
+        description="The image's id (a UUID; anything else is 400)",
+        json_schema_extra={"pattern": UUID_PATTERN},
+    ),
+]
 
 
 @router.post(
@@ -217,6 +225,7 @@ ImageIdPath = Annotated[str, Path(max_length=64, description="The image's id (a 
     status_code=202,
     response_model=ImageAccepted,
     summary="Upload an image (multipart field 'file', optional 'sizes' like '150,300x300')",
+    responses=error_responses(400, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -285,7 +294,12 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | N
     return data, sizes
 
 
-@router.get("", response_model=ImagePage, summary="List images, newest first")
+@router.get(
+    "",
+    response_model=ImagePage,
+    summary="List images, newest first",
+    responses=error_responses(400),
+)
 async def list_images(
     request: Request,
     status: Annotated[
@@ -299,7 +313,12 @@ async def list_images(
     return _json({"items": [image_json(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
-@router.get("/{image_id}", response_model=ImageOut, summary="One image: status, sizes, timings")
+@router.get(
+    "/{image_id}",
+    response_model=ImageOut,
+    summary="One image: status, sizes, timings",
+    responses=error_responses(400, 404),
+)
 async def get_image(request: Request, image_id: ImageIdPath) -> Response:
     deps = _deps(request)
     record = await service.get_image(deps.sessions, service.parse_image_id(image_id))
@@ -310,7 +329,11 @@ async def get_image(request: Request, image_id: ImageIdPath) -> Response:
     "/{image_id}/thumbnails/{size}",
     summary="A thumbnail's bytes (ETag, 304 on If-None-Match)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}, "image/webp": {}}}, 304: {}},
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/webp": {}}},
+        304: {"description": "Not modified (If-None-Match)"},
+        **error_responses(400, 404, 409),
+    },
 )
 async def get_thumbnail(
     request: Request,
@@ -341,7 +364,12 @@ admin = APIRouter(
 )
 
 
-@admin.get("", response_model=DeadLetterPage, summary="Dead-lettered jobs, newest first")
+@admin.get(
+    "",
+    response_model=DeadLetterPage,
+    summary="Dead-lettered jobs, newest first",
+    responses=error_responses(400),
+)
 async def list_dead_letters(
     request: Request,
     state: Annotated[Literal["pending", "redriven", "all"], Query()] = "pending",
@@ -366,9 +394,13 @@ async def redrive_all(request: Request) -> Response:
     status_code=202,
     response_model=RedriveOut,
     summary="Enqueue one dead-lettered job again",
+    responses=error_responses(400, 404, 409),
 )
 async def redrive(
-    request: Request, dead_letter_id: Annotated[str, Path(max_length=64)]
+    request: Request,
+    dead_letter_id: Annotated[
+        str, Path(max_length=64, json_schema_extra={"pattern": UUID_PATTERN})
+    ],
 ) -> Response:
     deps = _deps(request)
     try:

@@ -4,7 +4,7 @@ import pytest
 
 from roost.kv.errors import InvalidCursor, InvalidKey, InvalidTTL, KeyTooLarge
 from roost.kv.keys import (
-    MAX_KEY_BYTES,
+    MAX_KEY_CHARS,
     decode_cursor,
     encode_cursor,
     glob_escape,
@@ -14,8 +14,8 @@ from roost.kv.keys import (
 )
 
 
-def test_validate_key_accepts_unicode_up_to_the_byte_limit() -> None:
-    key = "é" * (MAX_KEY_BYTES // 2)
+def test_validate_key_accepts_unicode_up_to_the_character_limit() -> None:
+    key = "🐦" * MAX_KEY_CHARS
     assert validate_key(key) == key
 
 
@@ -24,9 +24,9 @@ def test_validate_key_rejects_empty() -> None:
         validate_key("")
 
 
-def test_validate_key_limit_counts_bytes_not_characters() -> None:
-    with pytest.raises(KeyTooLarge, match="513 bytes"):
-        validate_key("a" * 511 + "é")
+def test_validate_key_limit_counts_characters_as_the_openapi_schema_does() -> None:
+    with pytest.raises(KeyTooLarge, match="513 characters"):
+        validate_key("a" * 512 + "é")
 
 
 @pytest.mark.parametrize("bad", ["a\x00b", "line\nbreak", "tab\there", "del\x7f", "c1\x85"])

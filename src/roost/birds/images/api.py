@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 import orjson
 import structlog
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from roost.birds.images.media import (
@@ -28,6 +28,7 @@ from roost.birds.images.uploads import (
     parse_photo_id,
 )
 from roost.core.errors import ApiError, DependencyUnavailable
+from roost.core.openapi import UUID_PATTERN, error_responses
 from roost.infra.storage import StorageError
 
 log = structlog.get_logger("roost.birds.images")
@@ -46,8 +47,36 @@ def sources_of(request: Request) -> ImageSources:
 
 PhotoIdQuery = Annotated[
     str | None,
-    Query(max_length=64, description="The bird's photo in the thumbnails pipeline (a UUID)"),
+    Query(
+        max_length=64,
+        description="The bird's photo in the thumbnails pipeline (a UUID)",
+        json_schema_extra={"pattern": UUID_PATTERN},
+    ),
 ]
+# What parse_bird_name accepts, whitespace runs included (it collapses them). It also needs a
+# Latin letter or digit for the slug, which this pattern cannot say: such a name is 400.
+BIRD_NAME_PATTERN = r"^\s*[^\W_]+(?:[\s'\u2019.-]+[^\W_]+)*[.]?\s*$"
+BirdNamePath = Annotated[
+    str,
+    Path(
+        description="A bird's name or slug, e.g. Northern Cardinal",
+        json_schema_extra={"pattern": BIRD_NAME_PATTERN},
+    ),
+]
+
+
+def media_file(suffix: str) -> Any:
+    """A media file name: a slug and ``suffix`` (slug_of_file); anything else is 404."""
+    pattern = rf"^[a-z0-9]+(?:-[a-z0-9]+)*\{suffix}$"
+    return Path(json_schema_extra={"pattern": pattern, "maxLength": 100 + len(suffix)})
+
+
+def media_responses(*content_types: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {content_type: {} for content_type in content_types}},
+        304: {"description": "Not modified (If-None-Match)"},
+        **error_responses(404),
+    }
 
 
 # The one error envelope (roost.core.errors), for the statuses this route can answer.
@@ -115,8 +144,14 @@ async def classic_image_url(request: Request, bird_name: ClassicNameQuery = None
     )
 
 
-@router.get("/api/v1/images/{name}", summary="The picture to show for a bird")
-async def image_for_bird(name: str, request: Request, photo_id: PhotoIdQuery = None) -> Response:
+@router.get(
+    "/api/v1/images/{name}",
+    summary="The picture to show for a bird",
+    responses=error_responses(400),
+)
+async def image_for_bird(
+    name: BirdNamePath, request: Request, photo_id: PhotoIdQuery = None
+) -> Response:
     try:
         bird = parse_bird_name(name)
         photo = parse_photo_id(photo_id) if photo_id is not None else None
@@ -132,9 +167,18 @@ async def image_for_bird(name: str, request: Request, photo_id: PhotoIdQuery = N
     )
 
 
-@router.api_route("/media/{filename}", methods=["GET", "HEAD"], summary="A bundled illustration")
+@router.api_route(
+    "/media/{filename}",
+    methods=["GET", "HEAD"],
+    summary="A bundled illustration",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
+)
 async def bundled_photo(
-    filename: str, request: Request, v: str | None = None, if_none_match: IfNoneMatch = None
+    filename: Annotated[str, media_file(".jpg")],
+    request: Request,
+    v: str | None = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     slug = slug_of_file(filename, ".jpg")
     found = sources_of(request).bundled.get(slug) if slug else None
@@ -146,9 +190,15 @@ async def bundled_photo(
 
 
 @router.api_route(
-    "/media/placeholder/{filename}", methods=["GET", "HEAD"], summary="A bird's placeholder"
+    "/media/placeholder/{filename}",
+    methods=["GET", "HEAD"],
+    summary="A bird's placeholder",
+    response_class=Response,
+    responses=media_responses("image/svg+xml"),
 )
-async def placeholder(filename: str, if_none_match: IfNoneMatch = None) -> Response:
+async def placeholder(
+    filename: Annotated[str, media_file(".svg")], if_none_match: IfNoneMatch = None
+) -> Response:
     slug = slug_of_file(filename, ".svg")
     if slug is None:
         raise _no_such_image()
@@ -156,10 +206,16 @@ async def placeholder(filename: str, if_none_match: IfNoneMatch = None) -> Respo
 
 
 @router.api_route(
-    "/media/photos/{filename}", methods=["GET", "HEAD"], summary="A photo from the object store"
+    "/media/photos/{filename}",
+    methods=["GET", "HEAD"],
+    summary="A photo from the object store",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
 )
 async def stored_photo(
-    filename: str, request: Request, if_none_match: IfNoneMatch = None
+    filename: Annotated[str, media_file(".jpg")],
+    request: Request,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     slug = slug_of_file(filename, ".jpg")
     store = sources_of(request).store
@@ -180,6 +236,8 @@ async def stored_photo(
     "/media/photos/{photo_id}/{size}",
     methods=["GET", "HEAD"],
     summary="An uploaded photo, as the thumbnails pipeline made it",
+    response_class=Response,
+    responses=media_responses("image/jpeg", "image/webp"),
 )
 async def uploaded_photo(
     photo_id: str, size: str, request: Request, if_none_match: IfNoneMatch = None
