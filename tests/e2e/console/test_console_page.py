@@ -395,3 +395,41 @@ def test_birds_panel_searches_the_catalog_and_an_admin_edit_with_a_photo_reaches
     (edited,) = [bird for bird in found["items"] if bird["description"] == description]
     assert edited["photo_id"] is not None  # the photo went to the thumbnails pipeline
     assert problems.errors == []
+
+
+def test_a_large_optimization_runs_as_a_job_whose_status_shows_until_done(
+    signed_in_page: SignedInPage, platform: Platform
+) -> None:
+    # Over optimizer_async_channel_threshold (100) channels, a run is a queue job (202).
+    channels = [
+        {
+            "name": f"c{index:03d}",
+            "curve": {"type": "power", "params": {"a": 50.0 + index, "b": 0.5}},
+        }
+        for index in range(120)
+    ]
+    registered = httpx.post(
+        f"{platform.url('optimizer')}/api/v1/models",
+        json={"name": "console-e2e-large", "channels": channels},
+        headers={"Authorization": f"Bearer {admin_token()}"},
+        timeout=30,
+    )
+    assert registered.status_code in (200, 201), registered.text
+    page, problems = signed_in_page(1280, 800)
+    page.get_by_role("link", name="Optimizer").click()
+    expect(page.locator("#opt-model option")).not_to_have_count(0)
+    page.get_by_label("Model").select_option("console-e2e-large")
+    expect(page.locator("#opt-channels tr")).to_have_count(120)
+    page.evaluate(
+        "() => { window.jobStatuses = []; new MutationObserver(() => window.jobStatuses.push("
+        "document.getElementById('opt-status').textContent)).observe("
+        "document.getElementById('opt-status'), { childList: true, subtree: true }); }"
+    )
+
+    page.get_by_role("button", name="Run").click()
+
+    expect(page.get_by_test_id("opt-status")).to_contain_text("Done", timeout=60_000)
+    seen = page.evaluate("() => window.jobStatuses")
+    assert any(re.match(r"Job [0-9a-f]{8}: (queued|running)", status) for status in seen), seen
+    expect(page.locator('[data-testid="bar-optimal"]')).to_have_count(120)
+    assert problems.errors == []
