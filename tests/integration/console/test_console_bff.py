@@ -228,3 +228,21 @@ async def test_sign_in_needs_an_admin_credential(
     assert empty.status_code == 422
     assert session.json()["operator"] is None
     assert logout.status_code == 401
+
+
+async def test_a_change_is_sent_once_and_a_5xx_answer_reaches_the_operator(upstream: Any) -> None:
+    from roost.core.upstream import CircuitBreaker, UpstreamClient
+
+    upstream.status, upstream.body = 503, {"error": {"code": "maintenance", "message": "later"}}
+    breaker = CircuitBreaker("console-test", failure_threshold=2, reset_seconds=60)
+    client = UpstreamClient("console-test", upstream.url, budget_seconds=2, breaker=breaker)
+    try:
+        first = await client.send("PUT", "/api/v1/kv/x", json={"value": 1})
+        await client.send("PUT", "/api/v1/kv/x", json={"value": 1})
+    finally:
+        await client.aclose()
+
+    assert first.status_code == 503  # the role's own answer, for the page to show
+    assert first.json()["error"]["code"] == "maintenance"
+    assert upstream.calls == 2  # one attempt each: a change is never repeated
+    assert not breaker.allow()  # two 5xx in a row opened the breaker
