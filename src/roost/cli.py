@@ -6,9 +6,10 @@ directory before prometheus-client is first imported, and ``roost version`` shou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -49,6 +50,26 @@ def settings_or_exit(**overrides: object) -> Settings:
         return load_settings(**overrides)
     except SettingsError as error:
         fail(str(error))
+
+
+@contextlib.contextmanager
+def embedded_data_lock(settings: Settings) -> Iterator[None]:
+    """For a backup or restore of `roost up`'s embedded data: one at a time per data dir (a
+    second one fails naming the holder's pid); nothing to hold for configured backends."""
+    from roost.infra.local_guard import BACKUP_LOCK_FILE, DataDirInUse, DataDirLock
+    from roost.infra.runtime import read_runtime
+
+    if not read_runtime(settings.data_dir):
+        yield
+        return
+    try:
+        lock = DataDirLock(settings.data_dir.resolve(), BACKUP_LOCK_FILE).__enter__()
+    except DataDirInUse as busy:
+        fail(f"another backup or restore is running on {busy.data_dir} (pid {busy.holder})")
+    try:
+        yield
+    finally:
+        lock.__exit__()
 
 
 def resolved_settings() -> Settings:
@@ -235,7 +256,10 @@ def backup(
     settings = resolved_settings()
     target = to or settings.backup_url or output.resolve().as_uri()
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+        with (
+            embedded_data_lock(settings),
+            Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar,
+        ):
             task = bar.add_task("starting")
             report = create_backup(
                 target_url=target,
@@ -279,14 +303,15 @@ def restore(
     if source is None:
         fail("name a backup, or set ROOST_BACKUP_URL")
     try:
-        manifest = restore_backup(
-            source,
-            database_url=settings.database_url,
-            redis_url=settings.redis_url,
-            storage_url=settings.storage_url,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            progress=lambda step: console.print(step),
-        )
+        with embedded_data_lock(settings):
+            manifest = restore_backup(
+                source,
+                database_url=settings.database_url,
+                redis_url=settings.redis_url,
+                storage_url=settings.storage_url,
+                s3_endpoint_url=settings.s3_endpoint_url,
+                progress=lambda step: console.print(step),
+            )
     except (BackupError, StorageError, ValueError) as error:
         fail(f"nothing restored: {error}")
     console.print(f"[green]restored[/green] backup taken {manifest.get('created_at')}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,3 +68,28 @@ def test_a_role_that_keeps_crashing_is_given_up_on_with_its_last_log_lines(
     assert "giving up on it" in printed
     assert "boom: cannot start" in printed  # the last log lines are shown
     assert elapsed >= 1.5  # the backoff was waited out, not spun
+
+
+def test_a_backup_of_embedded_data_refuses_while_another_one_runs(tmp_path: Path) -> None:
+    from roost.infra.local_guard import BACKUP_LOCK_FILE
+    from roost.infra.runtime import write_runtime
+
+    # What a running `roost up` leaves: the embedded backends' URLs (never reached here).
+    write_runtime(
+        tmp_path,
+        {"database_url": "postgresql://127.0.0.1:1/x", "redis_url": "redis://127.0.0.1:1/0"},
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    env["ROOST_DATA_DIR"] = str(tmp_path)
+    with DataDirLock(tmp_path, BACKUP_LOCK_FILE):  # "the other backup"
+        second = subprocess.run(
+            [sys.executable, "-m", "roost", "backup", "--output", str(tmp_path / "out")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    said = " ".join((second.stdout + second.stderr).split())
+    assert second.returncode == 2, said
+    assert f"another backup or restore is running on {tmp_path} (pid {os.getpid()})" in said
+    assert not (tmp_path / "out").exists()

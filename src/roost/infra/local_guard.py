@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import IO
 
 LOCK_FILE = "roost.lock"
+# Backups and restores of embedded data run while `roost up` (which holds LOCK_FILE) serves it;
+# they exclude each other on a lock of their own.
+BACKUP_LOCK_FILE = "backup.lock"
 _TCP_LISTEN = "0A"
 
 
@@ -43,13 +46,14 @@ class DataDirLock:
     stale lock behind; the pid written into the file only names the holder in the message.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, lock_file: str = LOCK_FILE) -> None:
         self.data_dir = data_dir
+        self.lock_file = lock_file
         self._file: IO[str] | None = None
 
     def __enter__(self) -> DataDirLock:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        handle = (self.data_dir / LOCK_FILE).open("a+")
+        handle = (self.data_dir / self.lock_file).open("a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
