@@ -488,6 +488,7 @@ def build_console(settings: Settings) -> FastAPI:
             read_maintenance=read_flag,
             write_maintenance=write_flag,
             secure_cookie=settings.behind_tls,
+            links={"frontend": settings.console_frontend_link or peers["frontend"]},
         )
         # No maintenance flag of its own: the console stays up to turn maintenance off.
         return RoleRuntime(checks=checks)

@@ -53,6 +53,7 @@ class ConsoleDeps:
     read_maintenance: Callable[[], Awaitable[bool]]
     write_maintenance: Callable[[bool], Awaitable[None]]
     secure_cookie: bool
+    links: dict[str, str]  # pages the console links to (the full-screen bird page)
 
 
 def _deps(request: Request) -> ConsoleDeps:
@@ -214,7 +215,7 @@ async def session(request: Request) -> Response:
 async def overview(request: Request) -> Response:
     signed_in(request)
     deps = _deps(request)
-    return _json(await service.overview(deps.sampler, deps.read_maintenance))
+    return _json(await service.overview(deps.sampler, deps.read_maintenance, deps.links))
 
 
 class MaintenanceIn(BaseModel):

@@ -163,7 +163,9 @@ def _audit(
     )
 
 
-async def overview(sampler: Sampler, maintenance: Callable[[], Awaitable[bool]]) -> dict[str, Any]:
+async def overview(
+    sampler: Sampler, maintenance: Callable[[], Awaitable[bool]], links: dict[str, str]
+) -> dict[str, Any]:
     try:
         maintenance_on: bool | None = await maintenance()
     except Exception:  # the flag's store is down: unknown, and the rest still shows
@@ -173,6 +175,7 @@ async def overview(sampler: Sampler, maintenance: Callable[[], Awaitable[bool]])
         "backends": sampler.backends_view(),
         "maintenance": maintenance_on,
         "sample_seconds": sampler.every_seconds,
+        "links": links,
         "now": time.time(),
     }
 

@@ -201,6 +201,9 @@ class Settings(BaseSettings):
     optimizer_url: str | None = None
     frontend_url: str | None = None
     worker_url: str | None = None  # the worker's health server (/health, /metrics)
+    # Where operators open the full-screen bird page (unset: frontend_url, right for `roost up`;
+    # in a cluster frontend_url is the in-cluster Service, so set the public URL).
+    console_frontend_link: str | None = None
     # Each role's /health and /metrics are sampled this often and kept this long, in memory.
     console_sample_seconds: float = Field(3.0, ge=0.5, le=60)
     console_history_seconds: int = Field(900, ge=60, le=6 * 3600)
@@ -260,6 +263,7 @@ class Settings(BaseSettings):
         "optimizer_url",
         "frontend_url",
         "worker_url",
+        "console_frontend_link",
     )
     @classmethod
     def _http_scheme(cls, value: str | None) -> str | None:

@@ -457,10 +457,10 @@ $("drop").addEventListener("drop", (event) => {
 // ---------------------------------------------------------------------------------------------
 // Birds
 
-function loadBirds() {
-  const frontend = state.overview && state.overview.roles.find((r) => r.role === "frontend");
-  if (frontend) $("birds-page").href = frontend.url;
+async function loadBirds() {
   if (!loadBirds.loaded) { loadBirds.loaded = true; searchBirds(); }
+  if (!state.overview) await refreshOverview();
+  if (state.overview) $("birds-page").href = state.overview.links.frontend;
 }
 
 function birdPicture(url) {
