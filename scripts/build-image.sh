@@ -171,6 +171,10 @@ build_image() {
 
 main() {
   local started=$SECONDS
+  mkdir -p "$state_dir"
+  # One build at a time per checkout: two debootstraps into one rootfs would wreck both.
+  exec 9>"$state_dir/lock"
+  flock 9
   write_containers_conf
   make_base_image "$(base_image_name)"
   build_image

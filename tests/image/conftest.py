@@ -32,6 +32,24 @@ from tests.prerequisites import missing, require_executable
 from roost.core.settings import ROLE_PORTS, Settings
 from roost.infra.embedded import free_port
 
+# What the image tests report at the end of the run (its size and where it goes), so the size
+# shows in every `make test` log, not only under `pytest -s`.
+IMAGE_REPORT = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = terminalreporter.config.stash.get(IMAGE_REPORT, [])
+    if lines:
+        terminalreporter.section("image")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def image_report(request: pytest.FixtureRequest) -> list[str]:
+    """Lines for the run's "image" summary section."""
+    return request.config.stash.setdefault(IMAGE_REPORT, [])
+
 
 @pytest.fixture(scope="session")
 def roost_image() -> str:

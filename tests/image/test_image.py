@@ -58,16 +58,17 @@ def test_image_has_no_pip_cache(image_root: Path) -> None:
     assert not caches, f"pip caches in the image: {caches}"
 
 
-def test_image_size_stays_under_its_ceiling(roost_image: str, image_root: Path) -> None:
+def test_image_size_stays_under_its_ceiling(
+    roost_image: str, image_root: Path, image_report: list[str]
+) -> None:
     size = image_size_bytes(roost_image)
     site_packages = next((image_root / "opt" / "venv" / "lib").glob("python3*/site-packages"))
     biggest = sorted(
         ((tree_bytes(path), path.name) for path in site_packages.iterdir() if path.is_dir()),
         reverse=True,
     )[:8]
-    print(f"\nimage {roost_image}: {size / 1e6:.0f} MB")
-    for bytes_, name in biggest:
-        print(f"  {bytes_ / 1e6:6.1f} MB  site-packages/{name}")
+    image_report.append(f"{roost_image}: {size / 1e6:.0f} MB; biggest packages:")
+    image_report.extend(f"  {size_ / 1e6:6.1f} MB  site-packages/{name}" for size_, name in biggest)
     assert size < MAX_IMAGE_BYTES, f"{size / 1e6:.0f} MB"
 
 
