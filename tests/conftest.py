@@ -38,6 +38,19 @@ def require_service(name: str, host: str, port: int) -> None:
     missing(f"{name} is not reachable on {host}:{port}")
 
 
+# The directory says what a test needs; the marker follows from it (`pytest -m "not e2e"`).
+MARKERS_BY_DIRECTORY = {"integration": "integration", "contract": "integration", "e2e": "e2e",
+                        "image": "e2e"}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(tests_dir) if item.path.is_relative_to(tests_dir) else None
+        if relative is not None and (marker := MARKERS_BY_DIRECTORY.get(relative.parts[0])):
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     require_service("Redis", REDIS_HOST, REDIS_PORT)

@@ -13,8 +13,13 @@ from typing import NoReturn
 import pytest
 
 
+def in_ci() -> bool:
+    """CI services set ``CI`` to ``true``, ``1`` or ``yes`` (any case)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
 def missing(message: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"{message} (CI requires it)")
     pytest.skip(message)
 

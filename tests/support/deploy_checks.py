@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,7 +19,7 @@ import yaml  # type: ignore[import-untyped]
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SRC = REPO_ROOT / "src"
 DEPLOY = REPO_ROOT / "deploy"
 OBSERVABILITY = DEPLOY / "observability"
@@ -251,3 +251,40 @@ def dashboard_expressions(path: Path) -> list[Expression]:
             promql = f"sum by ({match['label']}) ({match['selector']})" if match else text
             found.append(Expression(f"{path.name}: ${variable['name']}", promql))
     return found
+
+
+# --- rendered manifests ---------------------------------------------------------------------
+
+
+def roost_pods(
+    documents: Iterable[dict[str, Any]], *, rendered: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
+    """(kind/name, pod template) of every roost workload. Rendered output also holds the dev
+    backends, told apart by the part-of label that kustomize adds to ours."""
+    return [
+        (f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"])
+        for doc in documents
+        if doc["kind"] in ("Deployment", "Job")
+        and (not rendered or part_of_roost(doc["spec"]["template"]))
+    ]
+
+
+def part_of_roost(template: dict[str, Any]) -> bool:
+    labels = template.get("metadata", {}).get("labels", {})
+    return bool(labels.get("app.kubernetes.io/part-of") == "roost")
+
+
+def assert_hardened(where: str, pod: dict[str, Any]) -> None:
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True, where
+    assert pod["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+    for container in pod["spec"]["containers"]:
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, where
+        assert security["allowPrivilegeEscalation"] is False, where
+        assert security["capabilities"]["drop"] == ["ALL"], where
+        assert container["resources"]["requests"]["memory"], where
+        assert container["resources"]["limits"]["memory"], where
+        assert not container["image"].endswith(":latest"), where
+        assert {"configMapRef", "secretRef"} == {
+            key for source in container["envFrom"] for key in source
+        }, where

@@ -10,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_checks import PROMETHEUS_CONFIG, RULE_TESTS_DIR, RULES_DIR
 from tests.prerequisites import require_executable
+from tests.support.deploy_checks import PROMETHEUS_CONFIG, RULE_TESTS_DIR, RULES_DIR
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """deploy/ files parse, and hold the properties production relies on: non-root read-only pods
 with probes and limits, the Redis settings, a single image, pipelines that gate production.
 
-Tools that validate a format for real (kubectl kustomize, terraform fmt, amtool, nginx -t) run
-when installed and skip otherwise; none of them touches the network.
+Pure reads of the files; what a real tool checks (kubectl kustomize, terraform fmt, amtool,
+nginx -t) is in tests/integration/deploy/test_deploy_tools.py.
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
-from deploy_checks import (
+from tests.support.deploy_checks import (
     COMPOSE_FILE,
     DASHBOARDS_DIR,
     DEPLOY,
@@ -26,10 +23,11 @@ from deploy_checks import (
     OBSERVABILITY,
     REPO_ROOT,
     RULES_DIR,
+    assert_hardened,
     load_yaml,
     load_yaml_documents,
+    roost_pods,
 )
-from tests.prerequisites import require_executable
 
 from roost.core.settings import ROLE_PORTS
 
@@ -49,10 +47,6 @@ def redis_options(arguments: list[str]) -> dict[str, str]:
         for index, argument in enumerate(arguments[:-1])
         if argument.startswith("--")
     }
-
-
-def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
 def load_script(path: Path) -> ModuleType:
@@ -126,55 +120,6 @@ def test_kustomizations_name_only_files_that_exist() -> None:
             assert (path.parent / entry).exists(), f"{path}: {entry}"
 
 
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict[str, Any]]]:
-    kubectl = require_executable("kubectl", "on this machine kind's image; renders the overlays")
-    out = {}
-    for overlay in OVERLAYS:
-        result = run(kubectl, "kustomize", str(overlay))
-        assert result.returncode == 0, f"{overlay.name}: {result.stderr}"
-        out[overlay.name] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    return out
-
-
-def roost_pods(
-    documents: Iterable[dict[str, Any]], *, rendered: bool = True
-) -> list[tuple[str, dict[str, Any]]]:
-    """(kind/name, pod template) of every roost workload. Rendered output also holds the dev
-    backends, told apart by the part-of label that kustomize adds to ours."""
-    return [
-        (f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"])
-        for doc in documents
-        if doc["kind"] in ("Deployment", "Job")
-        and (not rendered or part_of_roost(doc["spec"]["template"]))
-    ]
-
-
-def part_of_roost(template: dict[str, Any]) -> bool:
-    labels = template.get("metadata", {}).get("labels", {})
-    return bool(labels.get("app.kubernetes.io/part-of") == "roost")
-
-
-def test_overlays_render(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    assert set(rendered) == {"dev", "staging", "prod"}
-
-
-def assert_hardened(where: str, pod: dict[str, Any]) -> None:
-    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True, where
-    assert pod["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
-    for container in pod["spec"]["containers"]:
-        security = container["securityContext"]
-        assert security["readOnlyRootFilesystem"] is True, where
-        assert security["allowPrivilegeEscalation"] is False, where
-        assert security["capabilities"]["drop"] == ["ALL"], where
-        assert container["resources"]["requests"]["memory"], where
-        assert container["resources"]["limits"]["memory"], where
-        assert not container["image"].endswith(":latest"), where
-        assert {"configMapRef", "secretRef"} == {
-            key for source in container["envFrom"] for key in source
-        }, where
-
-
 def test_base_pods_are_non_root_read_only_and_limited() -> None:
     # Without kubectl too: the base files alone already carry every property.
     base = [
@@ -185,58 +130,6 @@ def test_base_pods_are_non_root_read_only_and_limited() -> None:
     assert len(pods) == len(ROLE_PORTS) + 1
     for name, pod in pods:
         assert_hardened(f"base {name}", pod)
-
-
-def test_every_roost_pod_is_non_root_read_only_and_limited(
-    rendered: dict[str, list[dict[str, Any]]],
-) -> None:
-    for overlay, documents in rendered.items():
-        pods = roost_pods(documents)
-        assert len(pods) == len(ROLE_PORTS) + 1, f"{overlay}: every role and the migration"
-        for name, pod in pods:
-            assert_hardened(f"{overlay} {name}", pod)
-
-
-def test_every_role_has_service_autoscaler_and_disruption_budget(
-    rendered: dict[str, list[dict[str, Any]]],
-) -> None:
-    for overlay, documents in rendered.items():
-        names = {(doc["kind"], doc["metadata"]["name"]) for doc in documents}
-        for role in ROLE_PORTS:
-            for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
-                assert (kind, f"roost-{role}") in names, f"{overlay}: {kind} roost-{role}"
-
-
-def test_one_image_runs_every_role(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    for overlay, documents in rendered.items():
-        images = {c["image"] for _, pod in roost_pods(documents) for c in pod["spec"]["containers"]}
-        assert len(images) == 1, f"{overlay}: {images}"
-
-
-def test_network_policy_denies_by_default(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    for overlay, documents in rendered.items():
-        (deny,) = [
-            d
-            for d in documents
-            if d["kind"] == "NetworkPolicy" and "default-deny" in d["metadata"]["name"]
-        ]
-        assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}, overlay
-        assert not deny["spec"].keys() & {"ingress", "egress"}, f"{overlay}: allows nothing"
-
-
-def test_aws_overlays_enforce_restricted_pods_and_take_secrets_from_outside(
-    rendered: dict[str, list[dict[str, Any]]],
-) -> None:
-    (namespace,) = load_yaml_documents(KUBERNETES / "cluster" / "namespace.yaml")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    for overlay in ("staging", "prod"):
-        documents = rendered[overlay]
-        assert {d["metadata"].get("namespace") for d in documents} == {
-            namespace["metadata"]["name"]
-        }
-        assert not [d for d in documents if d["kind"] == "Secret"], "no secrets in git"
-        (account,) = [d for d in documents if d["kind"] == "ServiceAccount"]
-        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
 
 
 def test_dev_redis_runs_with_production_settings() -> None:
@@ -321,59 +214,10 @@ def test_prometheusrule_objects_carry_the_rule_files_unchanged() -> None:
         assert by_name[f"roost-{path.stem}"]["spec"]["groups"] == load_yaml(path)["groups"]
 
 
-def test_alertmanager_config_is_valid_pages_on_critical_and_emails_info() -> None:
-    amtool = require_executable("amtool", "Debian package prometheus-alertmanager")
-    config = str(OBSERVABILITY / "alertmanager" / "alertmanager.yml")
-    result = run(amtool, "check-config", config)
-    assert result.returncode == 0, result.stdout + result.stderr
-    expected = {"critical": "pager,chat", "warning": "chat", "info": "email"}
-    for severity, receivers in expected.items():
-        routed = run(
-            amtool, "config", "routes", "test", f"--config.file={config}", f"severity={severity}"
-        )
-        assert routed.stdout.strip() == receivers, severity
-
-
-def test_nginx_config_is_valid(tmp_path: Path) -> None:
-    nginx = require_executable("nginx", "Debian package nginx")
-    openssl = require_executable("openssl", "Debian package openssl")
-    # Same files, with paths under tmp_path, a throwaway certificate, and upstream hosts that
-    # resolve here (nginx -t resolves them).
-    (tmp_path / "conf.d").mkdir()
-    (tmp_path / "tls").mkdir()
-    (tmp_path / "logs").mkdir()
-    certificate = run(
-        openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes", "-keyout", str(tmp_path / "tls/roost.key"), "-out",
-        str(tmp_path / "tls/roost.crt"), "-subj", "/CN=roost.example.com", "-days", "1",
-    )  # fmt: skip
-    assert certificate.returncode == 0, certificate.stderr
-    main = (DEPLOY / "nginx" / "nginx.conf").read_text()
-    for original, replacement in (
-        ("/etc/nginx/conf.d", f"{tmp_path}/conf.d"),
-        ("/etc/nginx/tls", f"{tmp_path}/tls"),
-        ("/var/log/nginx", f"{tmp_path}/logs"),
-        ("/run/nginx.pid", f"{tmp_path}/nginx.pid"),
-    ):
-        main = main.replace(original, replacement)
-    (tmp_path / "nginx.conf").write_text(main)
-    sites = (DEPLOY / "nginx" / "conf.d" / "roost.conf").read_text()
-    sites = re.sub(r"server [a-z-]+:(\d+)", r"server 127.0.0.1:\1", sites)
-    (tmp_path / "conf.d" / "roost.conf").write_text(sites)
-    result = run(nginx, "-t", "-q", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-
-
 # --------------------------------------------------------------------------------------------
 # Terraform.
 
 TERRAFORM = DEPLOY / "terraform"
-
-
-def test_terraform_is_fmt_clean() -> None:
-    terraform = require_executable("terraform", "on this machine kind's image")
-    result = run(terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM))
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_terraform_declares_the_platform() -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_checks import (
+from exporter_metrics import EXPORTER_METRICS
+from tests.support.deploy_checks import (
     COMPOSE_FILE,
     DEPLOY,
     KUBERNETES,
@@ -41,7 +42,6 @@ from deploy_checks import (
     rule_expressions,
     rule_files,
 )
-from exporter_metrics import EXPORTER_METRICS
 
 from roost.core.settings import ROLE_PORTS, Settings
 

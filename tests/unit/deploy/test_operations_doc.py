@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from deploy_checks import OBSERVABILITY, REPO_ROOT, alerts, load_yaml
+from tests.support.deploy_checks import OBSERVABILITY, REPO_ROOT, alerts, load_yaml
 
 OPERATIONS = REPO_ROOT / "docs" / "operations.md"
 # Which severities each priority row may list (docs/operations.md, "Incident severity").
