@@ -523,15 +523,7 @@ class _Node:
         counts: dict[int, float] | None = None,
     ) -> _Node | None:
         """This node with some rows' boxes or counts replaced; None when a box is empty."""
-        node = _Node(
-            low=self.low.copy(),
-            high=self.high.copy(),
-            base=self.base.copy(),
-            threshold=self.threshold.copy(),
-            start=self.start.copy(),
-            pinned=self.pinned.copy(),
-            count=self.count.copy(),
-        )
+        node = self.unrelaxed_copy()
         for row, (low, high) in boxes.items():
             if low > high:
                 return None
@@ -543,6 +535,18 @@ class _Node:
         for row, count in (counts or {}).items():
             node.count[row] = count
         return node
+
+    def unrelaxed_copy(self) -> _Node:
+        """The same boxes, counts and envelopes, in arrays of its own, not yet relaxed."""
+        return _Node(
+            low=self.low.copy(),
+            high=self.high.copy(),
+            base=self.base.copy(),
+            threshold=self.threshold.copy(),
+            start=self.start.copy(),
+            pinned=self.pinned.copy(),
+            count=self.count.copy(),
+        )
 
     def fits(self, budget: float) -> bool:
         return float(self.count @ self.low) <= budget <= float(self.count @ self.high)
@@ -740,15 +744,7 @@ class _Problem:
         is concave there; a copy not bought is held at its minimum. Built in one pass over
         arrays: there can be hundreds of S-curves.
         """
-        node = _Node(
-            low=root.low.copy(),
-            high=root.high.copy(),
-            base=root.base.copy(),
-            threshold=root.threshold.copy(),
-            start=root.start.copy(),
-            pinned=root.pinned.copy(),
-            count=root.count.copy(),
-        )
+        node = root.unrelaxed_copy()
         counts = root.count[ranked]
         # Copies are taken best first: each row gets what is still wanted, up to its count.
         taken = np.minimum(np.maximum(wanted - (np.cumsum(counts) - counts), 0.0), counts)

@@ -416,20 +416,25 @@ def test_minimums_over_the_total_by_a_hair_print_the_difference() -> None:
         optimize_allocation(channels, 300.0, [150.0, 150.0000003])
 
 
-@pytest.mark.parametrize("max_nodes", [1, 2, 3, 7, 40])
-def test_node_count_never_exceeds_the_cap(max_nodes: int) -> None:
-    # Curves 1 % apart need hundreds of nodes to prove; every cap must be honoured exactly.
+def near_identical_s_curves(count: int) -> list[Channel]:
+    """Hill S-curves whose vmax and k differ by about 1 %: too far apart to be one class."""
     rng = np.random.default_rng(3)
-    channels = channels_of(
+    return channels_of(
         *(
             HillCurve(
                 100 * (1 + 0.01 * rng.standard_normal()),
                 50 * (1 + 0.01 * rng.standard_normal()),
                 2.5,
             )
-            for _ in range(64)
+            for _ in range(count)
         )
     )
+
+
+@pytest.mark.parametrize("max_nodes", [1, 2, 3, 7, 40])
+def test_node_count_never_exceeds_the_cap(max_nodes: int) -> None:
+    # Curves 1 % apart need hundreds of nodes to prove; every cap must be honoured exactly.
+    channels = near_identical_s_curves(64)
 
     result = optimize_allocation(channels, 0.3 * 50 * 64, max_nodes=max_nodes)
 
@@ -739,20 +744,10 @@ def brute_force_grouped_bounds(curve: ResponseCurve, total: float) -> float:
 
 
 def test_near_identical_s_curves_get_their_best_allocation_within_a_few_nodes() -> None:
-    # Curves 1 % apart defeat symmetry breaking, and proving which 30 % of them to buy takes
+    # Curves 1 % apart are not one class, and proving which 30 % of them to buy takes
     # thousands of nodes; the allocation returned at the node limit must still be the best one
     # the search knows, not whatever best-bound order happened to meet first (1 % worse).
-    rng = np.random.default_rng(3)
-    channels = channels_of(
-        *(
-            HillCurve(
-                100 * (1 + 0.01 * rng.standard_normal()),
-                50 * (1 + 0.01 * rng.standard_normal()),
-                2.5,
-            )
-            for _ in range(64)
-        )
-    )
+    channels = near_identical_s_curves(64)
     total = 0.3 * 50 * 64
 
     quick = optimize_allocation(channels, total, max_nodes=10)
