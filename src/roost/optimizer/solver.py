@@ -785,7 +785,9 @@ class _Problem:
             threshold[i], start[i], pinned[i] = _box_envelope(self.curves[i], low[i], high[i])
         straddling = (inflection > low) & (inflection < high)
         if straddling.any():
-            tangent, slope, touches = _tangency(self.batch, low, high, straddling)
+            tangent, slope, touches = _tangency(
+                self.batch, low, high, straddling, (base, chord_slope)
+            )
             missing = straddling & ~touches
             threshold[touches], start[touches] = slope[touches], tangent[touches]
             threshold[missing], start[missing], pinned[missing] = (
@@ -1180,7 +1182,11 @@ def _box_envelope(curve: ResponseCurve, low: float, high: float) -> tuple[float,
 
 
 def _tangency(
-    batch: CurveBatch, low: FloatArray, high: FloatArray, straddling: BoolArray
+    batch: CurveBatch,
+    low: FloatArray,
+    high: FloatArray,
+    straddling: BoolArray,
+    chord: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Where the tangent from ``(low, f(low))`` touches each straddling S-curve.
 
@@ -1190,11 +1196,15 @@ def _tangency(
     root, such as any chord slope from ``low``. Its step simplifies to "take the chord slope
     from ``low`` to the current ``x``". ``touches`` is False where the tangency lies beyond
     ``high``: there the envelope is the chord. Entries outside ``straddling`` are meaningless.
+    ``chord``, when the caller has it: ``f(low)`` and the chord slopes from ``low`` to ``high``.
     """
-    base = batch.response(low)
-    # Rows of a single point (a class's copies held at their minimum) do not straddle.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (batch.response(high) - base) / (high - low)
+    if chord is None:
+        base = batch.response(low)
+        # Rows of a single point (a class's copies held at their minimum) do not straddle.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (batch.response(high) - base) / (high - low)
+    else:
+        base, slope = chord
     touches = straddling & (batch.marginal(high) < slope)
     # Moving the tangent's foot up the convex part moves the tangency down, so the tangency
     # from the origin is a close start (exact for Hill curves from 0).
