@@ -362,11 +362,11 @@ def _dump_redis(redis_url: str, path: Path) -> int:
                 payload = client.dump(key)
                 if payload is None:  # expired between SCAN and DUMP
                     continue
-                ttl = int(client.pttl(key))  # type: ignore[arg-type]
+                ttl = int(client.pttl(key))
                 record = {
                     "key": base64.b64encode(key).decode(),
                     "ttl_ms": max(ttl, 0),
-                    "value": base64.b64encode(payload).decode(),  # type: ignore[arg-type]
+                    "value": base64.b64encode(payload).decode(),
                 }
                 out.write(json.dumps(record) + "\n")
                 count += 1

@@ -228,7 +228,7 @@ class RedisRateLimitStore:
         self.client = client
 
     async def acquire(self, key: str, limit: RateLimit) -> float:
-        wait_ms = await self.client.eval(  # type: ignore[misc]
+        wait_ms = await self.client.eval(
             _GCRA_SCRIPT, 1, key, 1000.0 / limit.rate_per_second, limit.burst
         )
         return float(wait_ms) / 1000.0
