@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,9 +56,18 @@ def test_sigterm_lets_in_flight_requests_finish(redis_url: str, tmp_path: Path) 
         result["status"] = response.status_code
         result["body"] = response.json()
 
+    def in_progress() -> float:
+        text = httpx.get(f"{url}/metrics").text
+        found = re.search(r'^http_requests_in_progress\{method="GET"\} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    baseline = in_progress()
     worker = threading.Thread(target=slow_request)
     worker.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while in_progress() <= baseline:  # the slow request is being handled
+        assert time.monotonic() < deadline, "the slow request never started"
+        time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     worker.join(10)
     # uvicorn re-raises the signal after a clean shutdown so supervisors see why it stopped.
