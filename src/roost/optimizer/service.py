@@ -49,6 +49,7 @@ from roost.optimizer.registry import ModelVersion
 from roost.optimizer.schemas import MAX_AMOUNT, OptimizeRequest, Target
 from roost.optimizer.solver import (
     AllocationResult,
+    format_amount,
     minimum_budget_for_target,
     optimize_allocation,
     predict,
@@ -212,7 +213,8 @@ def build_plan(model: ModelVersion, request: OptimizeRequest, config: OptimizerC
             upper[index] = bound.max_fraction * spend
         if lower[index] > upper[index]:
             raise InfeasibleConstraints(
-                f"channel {name!r}: minimum {lower[index]:g} exceeds maximum {upper[index]:g}",
+                f"channel {name!r}: minimum {format_amount(lower[index])} exceeds maximum "
+                f"{format_amount(upper[index])}",
                 constraint=f"constraints.channels.{name}",
                 code="min_exceeds_max",
             )
@@ -310,13 +312,15 @@ def _check_total(plan: Plan, total: float, where: str) -> None:
     slack = 1e-12 * max(total, 1.0)
     if floor > total + slack:
         raise InfeasibleConstraints(
-            f"{where}: sum of minimums ({floor:g}) exceeds the total budget ({total:g})",
+            f"{where}: sum of minimums ({format_amount(floor)}) exceeds the total budget "
+            f"({format_amount(total)})",
             constraint=where,
             code="minimums_exceed_total",
         )
     if ceiling < total - slack:
         raise InfeasibleConstraints(
-            f"{where}: sum of maximums ({ceiling:g}) is below the total budget ({total:g}); "
+            f"{where}: sum of maximums ({format_amount(ceiling)}) is below the total budget "
+            f"({format_amount(total)}); "
             "locked channels count at their current spend",
             constraint=where,
             code="maximums_below_total",

@@ -359,7 +359,8 @@ def _check_bounds(
         first = int(np.argmax(crossed))
         channel, lo, hi = channels[first], float(low[first]), float(high[first])
         raise InfeasibleConstraints(
-            f"minimum {_amount(lo)} for channel {channel.name!r} exceeds its maximum {_amount(hi)}",
+            f"minimum {format_amount(lo)} for channel {channel.name!r} exceeds its maximum "
+            f"{format_amount(hi)}",
             constraint=f"bounds[{channel.name}]",
             code="min_exceeds_max",
         )
@@ -371,19 +372,21 @@ def _check_feasible(low: FloatArray, high: FloatArray, budget: float) -> None:
     floor, ceiling = float(low.sum()), float(high.sum())
     if floor > budget + slack:
         raise InfeasibleConstraints(
-            f"sum of minimums ({_amount(floor)}) exceeds the total budget ({_amount(budget)})",
+            f"sum of minimums ({format_amount(floor)}) exceeds the total budget "
+            f"({format_amount(budget)})",
             constraint="lower",
             code="minimums_exceed_total",
         )
     if ceiling < budget - slack:
         raise InfeasibleConstraints(
-            f"sum of maximums ({_amount(ceiling)}) is below the total budget ({_amount(budget)})",
+            f"sum of maximums ({format_amount(ceiling)}) is below the total budget "
+            f"({format_amount(budget)})",
             constraint="upper",
             code="maximums_below_total",
         )
 
 
-def _amount(value: float) -> str:
+def format_amount(value: float) -> str:
     """Enough digits to tell apart two amounts the feasibility check (1e-12 slack) tells apart."""
     return f"{value:.15g}"
 

@@ -183,3 +183,13 @@ def test_huge_budgets_stay_finite_and_exact() -> None:
     assert np.all(np.isfinite(values))
     assert math.fsum(values) == pytest.approx(1e15, rel=1e-12)
     assert math.isfinite(result["predicted_response"]["after"])
+
+
+def test_minimums_over_the_total_by_a_hair_show_the_difference() -> None:
+    # With 6 significant digits both amounts would read "100": the message must tell them apart.
+    body = {
+        "budget": {"tv": 100.0000001, "digital": 10},
+        "constraints": {"total": 100, "locked": ["tv"]},
+    }
+    with pytest.raises(InfeasibleConstraints, match=r"\(100\.0000001\) exceeds .* \(100\)"):
+        solve(body)
