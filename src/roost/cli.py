@@ -445,33 +445,43 @@ def thumbnails_ingest(
 @dlq_app.command("list")
 def dlq_list(
     state: Annotated[str, typer.Option(help="pending, redriven or all")] = "pending",
+    actor: Annotated[
+        str | None, typer.Option(help="Only this actor's jobs, e.g. optimizer.run_optimization")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
-    """Show dead-lettered jobs, newest first, with their last error."""
+    """Show every queue's dead-lettered jobs, newest first, with their last error."""
     import asyncio
 
     from rich.table import Table
 
+    from roost.infra.dead_letters import STATES
     from roost.thumbnails import service
 
-    if state not in ("pending", "redriven", "all"):
+    chosen = next((known for known in STATES if known == state), None)
+    if chosen is None:
         fail("--state is pending, redriven or all")
     settings = resolved_settings()
 
     async def run() -> service.Page:
         async with _thumbnails_operator(settings) as (adapters, _):
             return await service.list_dead_letters(
-                adapters.sessions, state=state, cursor=None, limit=limit
+                adapters.sessions,
+                state=chosen,
+                cursor=None,
+                limit=limit,
+                actor=actor,
             )
 
     page = _run_operator(lambda: asyncio.run(run()))
     table = Table(title=f"dead letters ({state})")
-    for column in ("id", "image", "attempts", "dead at", "redriven", "error"):
+    for column in ("id", "actor", "job", "attempts", "dead at", "redriven", "error"):
         table.add_column(column, overflow="fold")
     for letter in page.items:
         table.add_row(
             str(letter.id),
-            str(letter.image_id or "-"),
+            letter.actor_name,
+            ", ".join(str(arg) for arg in letter.args)[:80] or "-",
             str(letter.attempts),
             letter.dead_at.isoformat(timespec="seconds"),
             letter.redriven_at.isoformat(timespec="seconds") if letter.redriven_at else "-",
@@ -486,25 +496,35 @@ def dlq_list(
 @dlq_app.command("redrive")
 def dlq_redrive(
     ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids (default: all)")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Without ids: only this actor's pending jobs")
+    ] = None,
 ) -> None:
     """Enqueue dead-lettered jobs again (fix their cause first: see `roost dlq list`)."""
     import asyncio
     import uuid
 
-    from roost.thumbnails import service
+    from roost.infra import dead_letters
+    from roost.roles import dead_letter_hooks
 
     settings = resolved_settings()
     try:
         wanted = [uuid.UUID(raw) for raw in ids or []]
     except ValueError:
         fail("dead letter ids are UUIDs (see `roost dlq list`)")
+    if wanted and actor is not None:
+        fail("--actor selects pending jobs to redrive; with ids, leave it out")
+    hooks = dead_letter_hooks()
 
     async def run() -> int:
         async with _thumbnails_operator(settings) as (adapters, send):
             if not wanted:
-                return len(await service.redrive_all(adapters.sessions, send))
+                redriven = await dead_letters.redrive_all(
+                    adapters.sessions, hooks, send, actor=actor
+                )
+                return len(redriven)
             for dead_letter_id in wanted:
-                await service.redrive(adapters.sessions, send, dead_letter_id)
+                await dead_letters.redrive(adapters.sessions, hooks, send, dead_letter_id)
             return len(wanted)
 
     count = _run_operator(lambda: asyncio.run(run()))
@@ -547,12 +567,11 @@ def _thumbnails_operator(settings: Settings) -> Any:
 
 
 def _run_operator(action: Callable[[], T]) -> T:
-    from roost.core.errors import DependencyUnavailable
-    from roost.thumbnails.errors import ThumbnailsError
+    from roost.core.errors import DependencyUnavailable, DomainError
 
     try:
         return action()
-    except (ThumbnailsError, DependencyUnavailable, ValueError) as error:
+    except (DomainError, DependencyUnavailable, ValueError) as error:
         fail(getattr(error, "message", str(error)))
 
 

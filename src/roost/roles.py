@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dramatiq import Broker
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from roost.infra.dead_letters import FailureHooks
     from roost.infra.storage import ObjectStore
     from roost.thumbnails.service import ThumbnailsConfig
 
@@ -169,7 +170,12 @@ def build_thumbnails(settings: Settings) -> FastAPI:
         broker = queue.create_broker(settings)
         stack.callback(broker.close)
         app.state.thumbnails = api.ThumbnailsDeps(
-            adapters.sessions, adapters.sources, adapters.outputs, broker, adapters.config
+            adapters.sessions,
+            adapters.sources,
+            adapters.outputs,
+            broker,
+            adapters.config,
+            failure_hooks=dead_letter_hooks(),
         )
         checks = thumbnail_checks(adapters, broker)
         maintenance_flag = None
@@ -184,6 +190,18 @@ def build_thumbnails(settings: Settings) -> FastAPI:
     )
     api.install_error_handlers(app)
     return app
+
+
+def dead_letter_hooks() -> FailureHooks:
+    """Each domain's failure hook, by actor, for the one dead-letter store (infra knows no
+    domain): what a dead-lettered job, and its redrive, do to the domain's own record."""
+    from roost.optimizer import dead_letters as optimizer_dead_letters
+    from roost.thumbnails import service as thumbnails_service
+
+    return {
+        thumbnails_service.PROCESS_IMAGE_ACTOR: thumbnails_service.FAILURE_HOOK,
+        optimizer_dead_letters.RUN_OPTIMIZATION_ACTOR: optimizer_dead_letters.FAILURE_HOOK,
+    }
 
 
 def build_optimizer(settings: Settings) -> FastAPI:

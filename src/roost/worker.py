@@ -1,16 +1,19 @@
 """``roost worker``: the queue worker process, with its health server on port 9101.
 
 One process runs a dramatiq worker (``ROOST_WORKER_THREADS`` threads consuming the thumbnails
-queue) next to a small HTTP app built by the shared app factory: ``/healthz`` (the process
-answers), ``/readyz`` and ``/health`` (broker, Postgres and storage checked), ``/metrics``.
-The dramatiq worker starts and stops inside that app's lifespan, so SIGTERM drains it: no new
-jobs are taken, running ones finish (or go back to the broker unacknowledged), then the
-process exits.
+and optimizer queues) next to a small HTTP app built by the shared app factory: ``/healthz``
+(the process answers), ``/readyz`` and ``/health`` (broker, Postgres and storage checked),
+``/metrics``. The dramatiq worker starts and stops inside that app's lifespan, so SIGTERM
+drains it: no new jobs are taken, running ones finish (or go back to the broker
+unacknowledged), then the process exits.
 
 Jobs run in worker threads; their database calls are coroutines handed to this process's event
 loop (:class:`LoopBridge`), the one the health server runs on, so there is one engine and pool.
-Every ``worker_housekeeping_seconds`` the process moves the broker's dead letters into
-Postgres and refreshes ``queue_depth`` and ``dead_letter_depth``.
+Dead-lettered jobs of every queue go to the one dead-letter store
+(:mod:`roost.infra.dead_letters`) with each domain's failure hook (from ``roles.py``). Every
+``worker_housekeeping_seconds`` the process moves each queue's broker dead letters into Postgres
+(catching up on those the store missed) and refreshes ``queue_depth``, ``queue_oldest_job_age``
+per queue and ``dead_letter_depth``.
 """
 
 from __future__ import annotations
@@ -32,8 +35,13 @@ from fastapi import FastAPI
 from roost.core.app import RoleRuntime, create_app
 from roost.core.background import periodically
 from roost.core.settings import Settings
-from roost.infra import queue
-from roost.roles import open_thumbnail_adapters, register_optimizer_actors, thumbnail_checks
+from roost.infra import dead_letters, queue
+from roost.roles import (
+    dead_letter_hooks,
+    open_thumbnail_adapters,
+    register_optimizer_actors,
+    thumbnail_checks,
+)
 
 log = structlog.get_logger("roost.worker")
 
@@ -100,12 +108,14 @@ def resident_bytes() -> int:
 
 def build_worker(settings: Settings) -> FastAPI:
     """The worker process's app: health and metrics over HTTP, the dramatiq worker inside."""
-    from roost.thumbnails import metrics, service, tasks
+    from roost.thumbnails import metrics, tasks
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
         adapters = await open_thumbnail_adapters(settings, stack)
         bridge = LoopBridge(asyncio.get_running_loop())
-        record_dead_letters = tasks.dead_letter_recorder(adapters.sessions, bridge.run)
+        record_dead_letters = dead_letters.recorder(
+            adapters.sessions, dead_letter_hooks(), bridge.run
+        )
         broker = queue.create_broker(
             settings,
             extra_middleware=[
@@ -124,18 +134,18 @@ def build_worker(settings: Settings) -> FastAPI:
             outage_wait_seconds=settings.job_outage_wait_seconds,
         )
         optimizer_queue = register_optimizer_actors(broker, settings, adapters.sessions, bridge.run)
-        queue_name = adapters.config.queue_name
+        queue_names = sorted({adapters.config.queue_name, optimizer_queue})
         broker.emit_after("process_boot")
         worker = dramatiq.Worker(
             broker,
-            queues={queue_name, optimizer_queue},
+            queues=set(queue_names),
             worker_threads=settings.worker_threads,
             worker_timeout=queue.consumer_timeout_ms(broker),
         )
         worker.start()
         log.info(
             "worker_started",
-            queue=queue_name,
+            queues=queue_names,
             threads=settings.worker_threads,
             broker=queue.broker_kind(settings.broker_url or ""),
         )
@@ -150,18 +160,19 @@ def build_worker(settings: Settings) -> FastAPI:
 
         async def housekeeping() -> None:
             # Each step on its own: a broker outage must not stop the dead-letter gauge.
-            async with _step("drain_dead_letters"):
-                await asyncio.to_thread(
-                    queue.drain_dead_letters, broker, queue_name, record_dead_letters
-                )
-            async with _step("queue_depth"):
-                depth = await asyncio.to_thread(queue.queue_depth, broker, queue_name)
-                metrics.QUEUE_DEPTH.labels(queue_name).set(depth.ready + depth.delayed)
-            async with _step("queue_oldest_job_age"):
-                age = await asyncio.to_thread(queue.oldest_ready_age, broker, queue_name)
-                metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
+            for queue_name in queue_names:
+                async with _step("drain_dead_letters"):
+                    await asyncio.to_thread(
+                        queue.drain_dead_letters, broker, queue_name, record_dead_letters
+                    )
+                async with _step("queue_depth"):
+                    depth = await asyncio.to_thread(queue.queue_depth, broker, queue_name)
+                    metrics.QUEUE_DEPTH.labels(queue_name).set(depth.ready + depth.delayed)
+                async with _step("queue_oldest_job_age"):
+                    age = await asyncio.to_thread(queue.oldest_ready_age, broker, queue_name)
+                    metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
             async with _step("dead_letter_depth"):
-                pending = await service.count_pending_dead_letters(adapters.sessions)
+                pending = await dead_letters.count_pending(adapters.sessions)
                 metrics.DEAD_LETTER_DEPTH.set(pending)
 
         await stack.enter_async_context(

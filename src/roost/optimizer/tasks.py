@@ -11,6 +11,9 @@ Failure semantics:
 - Postgres unavailable: the exception escapes and dramatiq retries with backoff; a result left
   ``running`` by a dead worker runs again on redelivery.
 - a redelivery of a finished job changes nothing.
+- anything else (a bug): retried with backoff, then dead-lettered; the dead-letter store's
+  hook (:mod:`roost.optimizer.dead_letters`) stores the result ``failed`` with the last error,
+  and a redrive puts it back to ``queued``.
 
 The job is acknowledged only when the actor returns, after the result is stored.
 """
@@ -28,12 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.infra.queue import wait_out_outages
 from roost.optimizer import service
+from roost.optimizer.dead_letters import RUN_OPTIMIZATION_ACTOR
 from roost.optimizer.errors import OptimizerError
 from roost.optimizer.service import OptimizerConfig
 
 log = structlog.get_logger("roost.optimizer.worker")
 
-RUN_OPTIMIZATION_ACTOR = "optimizer.run_optimization"
+__all__ = ["RUN_OPTIMIZATION_ACTOR", "OptimizationJobs", "register_actors"]
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
 
 

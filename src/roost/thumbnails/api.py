@@ -1,5 +1,10 @@
 """HTTP routes of the thumbnails role: uploads, image status, thumbnails, dead letters.
 
+The dead-letter routes are the platform's: they list and redrive every queue's dead-lettered
+jobs (thumbnails and optimizer alike, filterable by ``actor``) from the one store in
+:mod:`roost.infra.dead_letters`; the thumbnails role serves them because it is the role with
+the database and the broker that operators already reach for them.
+
 Thin by design: parse, call :mod:`roost.thumbnails.service`, map domain errors to HTTP in one
 place (:func:`install_error_handlers`). Every bad input is a 4xx JSON envelope.
 """
@@ -19,13 +24,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from roost.core.auth import require_scopes
-from roost.core.errors import ApiError, DependencyUnavailable, error_response
+from roost.core.errors import ApiError, DependencyUnavailable, DomainError, error_response
 from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.infra import dead_letters
+from roost.infra.dead_letters import AlreadyRedriven, DeadLetterNotFound, DeadLetterRecord
 from roost.infra.storage import InvalidObjectKey, ObjectStore, StorageError, StorageUnavailable
 from roost.thumbnails import service
 from roost.thumbnails.errors import (
-    AlreadyRedriven,
-    DeadLetterNotFound,
     EmptyUpload,
     ImageNotFound,
     InvalidCursor,
@@ -38,7 +43,7 @@ from roost.thumbnails.errors import (
     ThumbnailsError,
     UploadTooLarge,
 )
-from roost.thumbnails.models import DeadLetterRecord, ImageRecord
+from roost.thumbnails.models import ImageRecord
 from roost.thumbnails.schemas import (
     DeadLetterPage,
     ImageAccepted,
@@ -55,7 +60,7 @@ API_PREFIX = "/api/v1"
 # Room for the multipart envelope around the largest accepted file.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
-_STATUS: dict[type[ThumbnailsError], int] = {
+_STATUS: dict[type[DomainError], int] = {
     EmptyUpload: 400,
     UploadTooLarge: 413,
     InvalidUpload: 400,
@@ -80,13 +85,15 @@ class ThumbnailsDeps:
     outputs: ObjectStore
     broker: dramatiq.Broker
     config: ThumbnailsConfig
+    # Every actor's failure hook: the dead-letter routes redrive all queues' jobs.
+    failure_hooks: dead_letters.FailureHooks = field(default_factory=dict)
     send: service.SendJob = field(init=False)
 
     def __post_init__(self) -> None:
         self.send = service.broker_sender(self.broker)
 
 
-def to_api_error(error: ThumbnailsError) -> ApiError:
+def to_api_error(error: DomainError) -> ApiError:
     status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
     details = {"status": error.status} if isinstance(error, ThumbnailNotReady) else None
     return ApiError(status, error.code, error.message, details=details)
@@ -94,7 +101,7 @@ def to_api_error(error: ThumbnailsError) -> ApiError:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, error: Exception) -> Response:
-        assert isinstance(error, ThumbnailsError)
+        assert isinstance(error, DomainError)
         api_error = to_api_error(error)
         return error_response(
             api_error.status_code, api_error.code, api_error.message, details=api_error.details
@@ -115,6 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(ThumbnailsError, domain_error)
+    app.add_exception_handler(dead_letters.DeadLetterError, domain_error)
     app.add_exception_handler(StorageError, storage_error)
     app.add_exception_handler(InvalidObjectKey, storage_error)
 
@@ -185,13 +193,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def _str_or_none(value: object | None) -> str | None:
+    return str(value) if value is not None else None
+
+
 def dead_letter_json(record: DeadLetterRecord) -> dict[str, Any]:
     return {
         "id": str(record.id),
         "message_id": record.message_id,
         "queue_name": record.queue_name,
         "actor_name": record.actor_name,
-        "image_id": str(record.image_id) if record.image_id else None,
+        "args": record.args,
+        "image_id": _str_or_none(service.image_id_of(record)),
         "error": record.error,
         "attempts": record.attempts,
         "dead_at": _iso(record.dead_at),
@@ -203,7 +216,8 @@ def dead_letter_json(record: DeadLetterRecord) -> dict[str, Any]:
 def redrive_json(record: DeadLetterRecord) -> dict[str, Any]:
     return {
         "id": str(record.id),
-        "image_id": str(record.image_id) if record.image_id else None,
+        "image_id": _str_or_none(service.image_id_of(record)),
+        "actor_name": record.actor_name,
         "redrive_message_id": record.redrive_message_id,
     }
 
@@ -375,17 +389,29 @@ async def list_dead_letters(
     state: Annotated[Literal["pending", "redriven", "all"], Query()] = "pending",
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    actor: Annotated[
+        str | None, Query(max_length=128, description="Only this actor's jobs (default: all)")
+    ] = None,
 ) -> Response:
     deps = _deps(request)
-    page = await service.list_dead_letters(deps.sessions, state=state, cursor=cursor, limit=limit)
+    page = await service.list_dead_letters(
+        deps.sessions, state=state, cursor=cursor, limit=limit, actor=actor
+    )
     items = [dead_letter_json(r) for r in page.items]
     return _json({"items": items, "next_cursor": page.next_cursor})
 
 
 @admin.post("/redrive-all", response_model=RedriveAllOut, summary="Redrive every pending job")
-async def redrive_all(request: Request) -> Response:
+async def redrive_all(
+    request: Request,
+    actor: Annotated[
+        str | None, Query(max_length=128, description="Only this actor's jobs (default: all)")
+    ] = None,
+) -> Response:
     deps = _deps(request)
-    records = await service.redrive_all(deps.sessions, deps.send)
+    records = await dead_letters.redrive_all(
+        deps.sessions, deps.failure_hooks, deps.send, actor=actor
+    )
     return _json({"redriven": len(records), "items": [redrive_json(r) for r in records]})
 
 
@@ -407,5 +433,5 @@ async def redrive(
         parsed = service.parse_image_id(dead_letter_id)
     except InvalidImageId:
         raise ApiError(400, "invalid_dead_letter_id", "a dead letter id is a UUID") from None
-    record = await service.redrive(deps.sessions, deps.send, parsed)
+    record = await dead_letters.redrive(deps.sessions, deps.failure_hooks, deps.send, parsed)
     return _json(redrive_json(record), 202)

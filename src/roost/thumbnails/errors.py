@@ -53,14 +53,6 @@ class ThumbnailNotReady(ThumbnailsError):
         self.status = status
 
 
-class DeadLetterNotFound(ThumbnailsError):
-    code = "dead_letter_not_found"
-
-
-class AlreadyRedriven(ThumbnailsError):
-    code = "already_redriven"
-
-
 class InvalidPrefix(ThumbnailsError):
     code = "invalid_prefix"
 

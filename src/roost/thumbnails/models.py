@@ -1,4 +1,7 @@
-"""Image records and dead-lettered jobs (Postgres; migration ``thumbnails_0001``)."""
+"""Image records (Postgres; migrations ``0401_thumbnails``, ``0402_thumbnails``).
+
+Dead-lettered jobs are the queue's: :mod:`roost.infra.dead_letters`.
+"""
 
 from __future__ import annotations
 
@@ -68,30 +71,3 @@ class ImageRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class DeadLetterRecord(Base):
-    """A job the broker dead-lettered, kept until an operator redrives it (and after)."""
-
-    __tablename__ = "thumbnail_dead_letters"
-    __table_args__ = (
-        UniqueConstraint("message_id", name="uq_thumbnail_dead_letters_message_id"),
-        Index("ix_thumbnail_dead_letters_pending", "redriven_at", text("dead_at DESC")),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(64))
-    queue_name: Mapped[str] = mapped_column(String(128))
-    actor_name: Mapped[str] = mapped_column(String(128))
-    args: Mapped[list[Any]] = mapped_column(JSONB)
-    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    image_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    error: Mapped[str | None] = mapped_column(Text)
-    traceback: Mapped[str | None] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
-    dead_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    recorded_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    redrive_message_id: Mapped[str | None] = mapped_column(String(64))

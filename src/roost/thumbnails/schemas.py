@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -67,6 +67,7 @@ class DeadLetterOut(BaseModel):
     message_id: str
     queue_name: str
     actor_name: str
+    args: list[Any]
     image_id: uuid.UUID | None
     error: str | None
     attempts: int
@@ -83,6 +84,7 @@ class DeadLetterPage(BaseModel):
 class RedriveOut(BaseModel):
     id: uuid.UUID
     image_id: uuid.UUID | None
+    actor_name: str
     redrive_message_id: str
 
 

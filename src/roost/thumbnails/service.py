@@ -16,9 +16,9 @@ import base64
 import binascii
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import dramatiq
@@ -40,15 +40,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.core.errors import DependencyUnavailable
-from roost.infra import queue
+from roost.infra import dead_letters, queue
 from roost.infra.db import single_statements, unit_of_work
-from roost.infra.queue import DeadLetter
 from roost.infra.storage import ObjectNotFound, ObjectStore, join_key, validate_prefix
 from roost.infra.storage.keys import InvalidObjectKey
 from roost.thumbnails import metrics
 from roost.thumbnails.errors import (
-    AlreadyRedriven,
-    DeadLetterNotFound,
     EmptyUpload,
     ImageNotFound,
     InvalidCursor,
@@ -60,7 +57,7 @@ from roost.thumbnails.errors import (
     UploadTooLarge,
 )
 from roost.thumbnails.imaging import ImagingLimits, OutputFormat
-from roost.thumbnails.models import FINAL_STATUSES, DeadLetterRecord, ImageRecord
+from roost.thumbnails.models import FINAL_STATUSES, ImageRecord
 from roost.thumbnails.presets import Presets
 
 log = structlog.get_logger("roost.thumbnails")
@@ -71,7 +68,7 @@ MAX_PAGE = 200
 
 Sessions = async_sessionmaker[AsyncSession]
 # queue name, actor name, args, kwargs -> the enqueued message's id
-SendJob = Callable[[str, str, Sequence[Any], dict[str, Any]], Awaitable[str]]
+SendJob = dead_letters.SendJob
 
 
 @dataclass(frozen=True)
@@ -279,71 +276,66 @@ async def read_thumbnail(outputs: ObjectStore, entry: dict[str, Any]) -> Thumbna
 
 
 async def list_dead_letters(
-    sessions: Sessions, *, state: str, cursor: str | None, limit: int
+    sessions: Sessions,
+    *,
+    state: dead_letters.State,
+    cursor: str | None,
+    limit: int,
+    actor: str | None = None,
 ) -> Page:
-    statement = select(DeadLetterRecord)
-    if state == "pending":
-        statement = statement.where(DeadLetterRecord.redriven_at.is_(None))
-    elif state == "redriven":
-        statement = statement.where(DeadLetterRecord.redriven_at.is_not(None))
-    statement = _newest_first(statement, DeadLetterRecord.dead_at, DeadLetterRecord.id, cursor)
+    """Every queue's dead letters (or one actor's), newest first."""
+    record = dead_letters.DeadLetterRecord
+    statement = _newest_first(
+        dead_letters.selection(state, actor), record.dead_at, record.id, cursor
+    )
     async with unit_of_work(sessions) as session:
         rows = list((await session.scalars(statement.limit(limit + 1))).all())
     return _page(rows, limit, lambda r: (r.dead_at, r.id))
 
 
-async def redrive(sessions: Sessions, send: SendJob, dead_letter_id: uuid.UUID) -> DeadLetterRecord:
-    """Enqueue a dead-lettered job again (a new message, retries from zero) and put its image
-    back to ``queued``. Redriving twice is refused: the first redrive's job is on its way."""
-    async with unit_of_work(sessions) as session:
-        record = await session.get(DeadLetterRecord, dead_letter_id, with_for_update=True)
-        if record is None:
-            raise DeadLetterNotFound(f"no dead letter {dead_letter_id}")
-        if record.redriven_at is not None:
-            raise AlreadyRedriven(
-                f"dead letter {dead_letter_id} was redriven at {record.redriven_at.isoformat()}"
-            )
-        await _redrive_locked(session, send, record)
-    return record
+def image_id_of(letter: dead_letters.DeadLetterRecord) -> uuid.UUID | None:
+    """The image a dead-lettered job was processing; None for other actors' jobs."""
+    if letter.actor_name != PROCESS_IMAGE_ACTOR or not letter.args:
+        return None
+    try:
+        return uuid.UUID(str(letter.args[0]))
+    except ValueError:
+        return None
 
 
-async def redrive_all(
-    sessions: Sessions, send: SendJob, *, limit: int = 1000
-) -> list[DeadLetterRecord]:
-    """Redrive every pending dead letter (up to ``limit``, oldest first)."""
-    async with unit_of_work(sessions) as session:
-        statement = (
-            select(DeadLetterRecord)
-            .where(DeadLetterRecord.redriven_at.is_(None))
-            .order_by(DeadLetterRecord.dead_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+async def _image_dead_lettered(
+    session: AsyncSession, letter: dead_letters.DeadLetterRecord
+) -> None:
+    image_id = image_id_of(letter)
+    if image_id is None:
+        return
+    await session.execute(
+        update(ImageRecord)
+        .where(ImageRecord.id == image_id, ImageRecord.status.not_in(FINAL_STATUSES))
+        .values(
+            status="failed",
+            error=letter.error or dead_letters.NO_ERROR_KNOWN,
+            updated_at=func.now(),
         )
-        records = list((await session.scalars(statement)).all())
-        for record in records:
-            await _redrive_locked(session, send, record)
-    return records
-
-
-async def _redrive_locked(session: AsyncSession, send: SendJob, record: DeadLetterRecord) -> None:
-    # Enqueued before the commit: a commit that fails leaves the letter pending, and a second
-    # redrive then makes a duplicate job, which processing absorbs (it is idempotent).
-    record.redrive_message_id = await send(
-        record.queue_name, record.actor_name, record.args, record.kwargs
     )
-    record.redriven_at = datetime.now(UTC)
-    if record.image_id is not None:
-        await session.execute(
-            update(ImageRecord)
-            .where(ImageRecord.id == record.image_id, ImageRecord.status == "failed")
-            .values(status="queued", error=None, updated_at=func.now())
-        )
 
 
-async def count_pending_dead_letters(sessions: Sessions) -> int:
-    async with unit_of_work(sessions) as session:
-        statement = select(func.count()).where(DeadLetterRecord.redriven_at.is_(None))
-        return int((await session.scalar(statement)) or 0)
+async def _image_redriven(session: AsyncSession, letter: dead_letters.DeadLetterRecord) -> None:
+    image_id = image_id_of(letter)
+    if image_id is None:
+        return
+    await session.execute(
+        update(ImageRecord)
+        .where(ImageRecord.id == image_id, ImageRecord.status == "failed")
+        .values(status="queued", error=None, updated_at=func.now())
+    )
+
+
+# Registered for PROCESS_IMAGE_ACTOR by the composition root: a dead job's image is ``failed``
+# with the job's last error; a redrive puts it back to ``queued``.
+FAILURE_HOOK = dead_letters.FailureHook(
+    dead_lettered=_image_dead_lettered, redriven=_image_redriven
+)
 
 
 # --- ingest from storage ("S3 event" path) ----------------------------------------------------
@@ -531,76 +523,6 @@ async def reject_job(
     async with single_statements(sessions) as session:
         result = await session.execute(_REJECTED, values)
         return result.one_or_none() is not None
-
-
-async def record_dead_letters(sessions: Sessions, dead_letters: Iterable[DeadLetter]) -> int:
-    """Keep each dead-lettered job once (by message id) and mark its image ``failed``.
-
-    The same job comes twice, the moment it dies (with its error) and when the broker's
-    dead-letter queue is drained (without): the second only fills in a missing error.
-    """
-    recorded = 0
-    async with unit_of_work(sessions) as session:
-        for dead in dead_letters:
-            message = dead.message
-            image_id = _image_id_of(message.actor_name, message.args)
-            inserted = await session.scalar(
-                insert(DeadLetterRecord)
-                .values(
-                    id=uuid.uuid4(),
-                    message_id=message.message_id,
-                    queue_name=message.queue_name,
-                    actor_name=message.actor_name,
-                    args=list(message.args),
-                    kwargs=dict(message.kwargs),
-                    image_id=image_id,
-                    error=dead.error,
-                    traceback=(dead.traceback or "")[-8000:] or None,
-                    attempts=dead.attempts,
-                    dead_at=datetime.fromtimestamp(dead.dead_at, UTC),
-                )
-                .on_conflict_do_nothing(index_elements=["message_id"])
-                .returning(DeadLetterRecord.id)
-            )
-            if inserted is None:
-                if dead.error is not None:
-                    await session.execute(
-                        update(DeadLetterRecord)
-                        .where(
-                            DeadLetterRecord.message_id == message.message_id,
-                            DeadLetterRecord.error.is_(None),
-                        )
-                        .values(error=dead.error, traceback=dead.traceback, attempts=dead.attempts)
-                    )
-                continue
-            recorded += 1
-            log.warning(
-                "job_dead_lettered",
-                message_id=message.message_id,
-                actor=message.actor_name,
-                image_id=str(image_id) if image_id else None,
-                error=dead.error,
-            )
-            if image_id is not None:
-                await session.execute(
-                    update(ImageRecord)
-                    .where(ImageRecord.id == image_id, ImageRecord.status.not_in(FINAL_STATUSES))
-                    .values(
-                        status="failed",
-                        error=dead.error or "the job was dead-lettered",
-                        updated_at=func.now(),
-                    )
-                )
-    return recorded
-
-
-def _image_id_of(actor_name: str, args: Sequence[Any]) -> uuid.UUID | None:
-    if actor_name != PROCESS_IMAGE_ACTOR or not args:
-        return None
-    try:
-        return uuid.UUID(str(args[0]))
-    except ValueError:
-        return None
 
 
 # --- cursors and pages ------------------------------------------------------------------------

@@ -23,14 +23,14 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import dramatiq
 import structlog
 
-from roost.infra.queue import DeadLetter, DeadLetterHandler, wait_out_outages
+from roost.infra.queue import wait_out_outages
 from roost.infra.storage import ObjectStore, join_key
 from roost.thumbnails import metrics, service
 from roost.thumbnails.errors import SourceNotCommitted
@@ -177,12 +177,3 @@ def register_actors(
         options={"max_retries": max_retries, "time_limit": time_limit_ms},
     )
     return actor
-
-
-def dead_letter_recorder(sessions: Sessions, run: RunCoroutine) -> DeadLetterHandler:
-    """Record dead letters in Postgres from a worker or housekeeping thread."""
-
-    def record(dead_letters: Sequence[DeadLetter]) -> None:
-        run(service.record_dead_letters(sessions, dead_letters))
-
-    return record

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from io import BytesIO
@@ -16,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 from prometheus_client import REGISTRY
+from tests.support.roost_cli import run_cli
 from thumbnail_images import jpeg, png, svg, truncated_jpeg
 
 from roost.core.settings import Settings
@@ -244,21 +242,3 @@ async def test_ingest_enqueues_unknown_source_objects_once(
     assert photo["origin"] == "ingest"
     assert logo["rejection_reason"] == "unsupported_format"
     assert "images_processed_total" in listing
-
-
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
-    for field in ("database_url", "broker_url", "storage_url", "redis_url"):
-        env[f"ROOST_{field.upper()}"] = str(getattr(settings, field))
-    for field in ("broker_namespace", "thumbnails_queue", "thumbnails_output_url"):
-        if getattr(settings, field) is not None:
-            env[f"ROOST_{field.upper()}"] = str(getattr(settings, field))
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [sys.executable, "-m", "roost", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
