@@ -10,6 +10,7 @@ back shows as back at the next interval.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -131,6 +132,9 @@ class Sampler:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        # httpx logs every request at INFO: two lines per role per interval would bury the
+        # console's own log (its access log and audit lines) in scrapes.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         try:
             async with periodically(self.sample_all, self.every_seconds, "console-sampler"):
                 yield

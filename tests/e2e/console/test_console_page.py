@@ -4,6 +4,7 @@ reacts to one going away, and operates kv, maintenance, thumbnails and the optim
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 import time
@@ -221,6 +222,17 @@ def test_kv_panel_sets_reads_explains_a_conflict_and_deletes_a_key(
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page.locator("#kv-status")).to_contain_text(f"Deleted {key}")
     assert httpx.get(f"{platform.url('kv')}/api/v1/kv/{key}").status_code == 404
+    audit = [
+        json.loads(line)
+        for line in (platform.data_dir / "logs" / "console.log").read_text().splitlines()
+        if '"console_action"' in line and key in line
+    ]
+    assert [(line["action"], line["operator"]) for line in audit] == [
+        ("kv.set", "e2e-operator"),
+        ("kv.set", "e2e-operator"),  # the refused guarded write is an action too (412)
+        ("kv.delete", "e2e-operator"),
+    ]
+    assert [line["status"] for line in audit] == [201, 412, 204]
     # The conflict (409/412) is a refusal Chromium logs; nothing else may be.
     assert [e for e in problems.errors if EXPECTED_REFUSAL not in e] == []
 
