@@ -11,7 +11,9 @@ Broker dead-letter queues keep the message as first enqueued, without its error.
 operator sees why a job died, :class:`DeadLetters` hands every dead-lettered message, with its
 last error, to a callback the moment it is dead-lettered, and :func:`drain_dead_letters` moves
 whatever is in the broker's dead-letter queue to the same callback (catching up after the
-callback failed, e.g. while the database was down) before deleting it from the broker.
+callback failed, e.g. while the database was down) before deleting it from the broker. The
+callback the worker uses is :func:`roost.infra.dead_letters.recorder`: one Postgres store for
+every queue's dead letters.
 
 Blocking, like dramatiq itself: from async code call these through a thread.
 """
