@@ -58,8 +58,8 @@ ExcludeQuery = Annotated[
     str | None,
     Query(
         max_length=100,
-        description="Id or slug of the bird not to return",
-        json_schema_extra=IDENTIFIER_SCHEMA,
+        description="Id or slug of the bird not to return (empty: none)",
+        json_schema_extra={**IDENTIFIER_SCHEMA, "pattern": f"{IDENTIFIER_SCHEMA['pattern']}|^$"},
     ),
 ]
 
@@ -146,7 +146,10 @@ async def list_birds(
     request: Request,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    q: Annotated[str | None, Query(max_length=100, description="Part of a name")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="Part of a name"),
+    ] = None,
 ) -> Response:
     deps = _deps(request)
     query = q.strip() if q else None
@@ -169,6 +172,15 @@ async def create_bird(request: Request, body: BirdIn) -> Response:
     response = await _one(request, row, 201)
     response.headers["Location"] = f"{PREFIX}/{row.id}"
     return response
+
+
+@router.api_route(f"{PREFIX}/random", methods=["PUT", "DELETE"], include_in_schema=False)
+async def random_is_read_only() -> Response:
+    """``random`` is no bird id: without this, PUT and DELETE of it reached the by-id routes."""
+    raise ApiError(405, "method_not_allowed", "the random bird is read-only", headers=_GET_ONLY)
+
+
+_GET_ONLY = {"Allow": "GET, HEAD"}
 
 
 @router.get(
@@ -227,6 +239,20 @@ async def delete_bird(request: Request, identifier: BirdIdPath) -> Response:
     response_model=BirdOut,
     summary="Upload the bird's photo (multipart field 'file') through the thumbnails pipeline",
     responses=error_responses(400, 404, 413, 415, 422, 502),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
 )
 async def upload_photo(request: Request, bird_id: BirdIdPath) -> Response:
     deps = _deps(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
@@ -11,8 +12,11 @@ from roost.birds.paging import MAX_SLUG_CHARS, SLUG_PATTERN
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ImageSource = Literal["stored", "unsplash", "placeholder"]
-HAS_ALNUM: dict[str, JsonValue] = {"pattern": r"[^\W_]"}  # str.isalnum() of some character
-NOT_BLANK: dict[str, JsonValue] = {"pattern": r"\S"}
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
+# Documented and enforced (_no_control_characters): they break logs and terminals, and
+# PostgreSQL text cannot hold NUL at all.
+NO_CONTROL: dict[str, JsonValue] = {"pattern": f"^[^{CONTROL_CHARACTERS}]*$"}
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 class BirdIn(BaseModel):
@@ -20,21 +24,21 @@ class BirdIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # The patterns document what the validators check (a letter or digit; not only spaces;
-    # the slug's shape), so that clients and fuzzers see the same rules.
+    # The patterns document what the validators check (no control characters; the slug's
+    # shape), so that clients and fuzzers see the same rules.
     name: Annotated[
-        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=HAS_ALNUM)
+        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=NO_CONTROL)
     ]
     scientific_name: Annotated[
-        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=HAS_ALNUM)
+        Text, StringConstraints(max_length=MAX_NAME_CHARS), Field(json_schema_extra=NO_CONTROL)
     ]
     description: Annotated[
         Text,
         StringConstraints(max_length=MAX_DESCRIPTION_CHARS),
-        Field(json_schema_extra=NOT_BLANK),
+        Field(json_schema_extra=NO_CONTROL),
     ]
     region: Annotated[
-        Text, StringConstraints(max_length=MAX_REGION_CHARS), Field(json_schema_extra=NOT_BLANK)
+        Text, StringConstraints(max_length=MAX_REGION_CHARS), Field(json_schema_extra=NO_CONTROL)
     ]
     slug: (
         Annotated[
@@ -44,6 +48,13 @@ class BirdIn(BaseModel):
         ]
         | None
     ) = None
+
+    @field_validator("name", "scientific_name", "description", "region")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
 
     @field_validator("name", "scientific_name")
     @classmethod

@@ -142,7 +142,8 @@ def allowed_methods(request: Request) -> list[str]:
     matching = [
         route
         for route in request.app.router.routes
-        if route.matches({**request.scope, "method": "GET"})[0] != Match.NONE
+        if getattr(route, "include_in_schema", True)
+        and route.matches({**request.scope, "method": "GET"})[0] != Match.NONE
     ]
     if not matching:
         return []

@@ -168,7 +168,9 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class BodySizeLimit:
-    """413 before reading a body whose declared or actual size is over the limit."""
+    """413 before reading a body whose declared or actual size is over the limit; 415 for a
+    body in a content coding (``Content-Encoding: gzip``...): no route decodes one, and a
+    decoder would turn a small body into an unbounded one (a gzip bomb)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -182,6 +184,15 @@ class BodySizeLimit:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await self._reject(scope, receive, send)
+            return
+        if _content_coded(scope):
+            response = error_response(
+                415,
+                "unsupported_content_encoding",
+                "request bodies are accepted without a Content-Encoding (identity) only",
+                headers={"Accept-Encoding": "identity", "Connection": "close"},
+            )
+            await response(scope, receive, send)
             return
 
         received = 0
@@ -219,6 +230,13 @@ class BodySizeLimit:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def _content_coded(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return True
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -6,7 +6,8 @@ Three sources, merged by :func:`document_errors` when the app's schema is first 
 - its dependencies: a dependency tagged with :func:`answers` (``require_scopes`` answers 401
   and 403, ``rate_limited`` 429) adds its statuses to every route that uses it;
 - the app's middleware, which runs for every route: 503 (maintenance, a dependency down), 413
-  for a body over the limit on POST/PUT/PATCH, 400 for a JSON body that does not parse, and
+  for a body over the limit and 415 for a content-coded body on POST/PUT/PATCH, 400 for a JSON
+  body that does not parse, and
   422 rendered as the envelope rather than FastAPI's ``HTTPValidationError``.
 
 So that ``schemathesis run --checks all`` finds the schema and the server agreeing: what the
@@ -115,7 +116,7 @@ def _add_error_statuses(schema: dict[str, Any], routes: Iterable[Any]) -> None:
             statuses = set(from_dependencies.get((path, method), ()))
             statuses.add(503)
             if method in _BODY_METHODS:
-                statuses.add(413)
+                statuses.update((413, 415))
             if "application/json" in operation.get("requestBody", {}).get("content", {}):
                 statuses.add(400)
             if "422" in responses:

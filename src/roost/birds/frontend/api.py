@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
 from roost.birds.frontend.proxy import ReverseProxy
 from roost.birds.frontend.static_files import INDEX, PAGE_FILES, StaticFile, cache_control
 from roost.core.errors import ApiError
+from roost.core.openapi import error_responses
 
 router = APIRouter()
 READ_ONLY = ["GET", "HEAD"]
@@ -33,10 +34,25 @@ def deps_of(request: Request) -> FrontendDeps:
 
 
 AcceptEncoding = Annotated[str | None, Header(max_length=1024)]
+# Forwarded as the request has it (raw path); declared so the schema names the parameter.
+ProxiedPath = Annotated[str, Path(description="The path at the peer, below its prefix")]
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}, "text/javascript": {}, "text/css": {}, "image/svg+xml": {}}},
+    304: {"description": "Not modified (If-None-Match)"},
+}
+# What the peer answers passes through (its own envelope for its errors); 400 is ours for a
+# path with dot segments or control characters, 502/503/504 ours when the peer fails.
+PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The peer's answer", "content": {"*/*": {}}},
+    304: {"description": "Not modified (If-None-Match)"},
+    **error_responses(400, 404, 422, 502, 504),
+}
 IfNoneMatch = Annotated[str | None, Header(max_length=1024)]
 
 
-@router.api_route("/", methods=READ_ONLY, include_in_schema=False)
+@router.api_route(
+    "/", methods=READ_ONLY, summary="The page", response_class=Response, responses=PAGE_RESPONSES
+)
 async def index(
     request: Request, if_none_match: IfNoneMatch = None, accept_encoding: AcceptEncoding = None
 ) -> Response:
@@ -52,7 +68,14 @@ def _file_route(name: str) -> None:
     ) -> Response:
         return _static(deps_of(request).files[name], v, if_none_match, accept_encoding)
 
-    router.add_api_route(f"/{name}", serve, methods=READ_ONLY, include_in_schema=False)
+    router.add_api_route(
+        f"/{name}",
+        serve,
+        methods=READ_ONLY,
+        summary=f"The page's {name}",
+        response_class=Response,
+        responses=PAGE_RESPONSES,
+    )
 
 
 # One plain route per file (no catch-all, which would shadow /healthz and /metrics).
@@ -60,14 +83,26 @@ for _name in PAGE_FILES:
     _file_route(_name)
 
 
-@router.api_route("/api/{path:path}", methods=READ_ONLY, include_in_schema=False)
-async def api_proxy(request: Request) -> Response:
+@router.api_route(
+    "/api/{path:path}",
+    methods=READ_ONLY,
+    summary="The birds API, proxied",
+    response_class=Response,
+    responses=PROXY_RESPONSES,
+)
+async def api_proxy(request: Request, path: ProxiedPath) -> Response:
     _check_path(request)
     return await deps_of(request).api.forward(request)
 
 
-@router.api_route("/media/{path:path}", methods=READ_ONLY, include_in_schema=False)
-async def media_proxy(request: Request) -> Response:
+@router.api_route(
+    "/media/{path:path}",
+    methods=READ_ONLY,
+    summary="The bird image service's media, proxied",
+    response_class=Response,
+    responses=PROXY_RESPONSES,
+)
+async def media_proxy(request: Request, path: ProxiedPath) -> Response:
     _check_path(request)
     return await deps_of(request).media.forward(request)
 

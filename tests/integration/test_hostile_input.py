@@ -1,0 +1,540 @@
+"""Hostile input, table-driven, against every public role served as in production.
+
+Each role runs under the production server configuration (``roost.core.server``: uvloop,
+httptools, the request-head limits) on loopback, with a 1 s request-head timeout so that the
+slow-loris case stays short. Requests are written on raw sockets, byte for byte, so nothing
+between the test and the server cleans them up. Every case gets its documented 4xx with the
+JSON error envelope (or a closed connection), and what the role stores (kv keys, image
+records and files, birds, models) is the same before and after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+
+from roost.core.server import MAX_HEADER_BYTES, MAX_URL_BYTES, server_config
+from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
+from roost.infra.embedded import free_port, wait_for_port
+from roost.roles import build_app, prepare_database
+
+ADMIN_KEY = "hostile-admin-key-0123456789abcdef"
+HEAD_TIMEOUT_SECONDS = 1.0
+ROLES = ("kv", "thumbnails", "birds", "bird-images", "optimizer", "frontend", "console")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: the server closed without answering
+    headers: dict[str, str]
+    body: bytes
+
+    def error_code(self) -> str:
+        envelope = orjson.loads(self.body)
+        assert set(envelope["error"]) >= {"code", "message", "request_id"}, envelope
+        return str(envelope["error"]["code"])
+
+
+def exchange(port: int, raw: bytes, timeout: float = 10.0) -> Answer:
+    """Send ``raw`` as is and read the answer until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        # Refused mid-send (too large): the answer is already waiting.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(raw)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return parse_answer(received)
+
+
+def parse_answer(received: bytes) -> Answer:
+    if not received:
+        return Answer(None, {}, b"")
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Answer(int(status_line.split()[1]), headers, body)
+
+
+def request(
+    method: str,
+    target: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    all_headers = {"Content-Length": str(len(body))} if body or method in ("POST", "PUT") else {}
+    all_headers.update(headers or {})
+    lines += [f"{name}: {value}" for name, value in all_headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class ProductionServer:
+    """A role's app under the production uvicorn configuration, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = server_config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            workers=1,
+            forwarded_allow_ips=[],
+            header_timeout_seconds=HEAD_TIMEOUT_SECONDS,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> ProductionServer:
+        self._thread.start()
+        wait_for_port("127.0.0.1", self.port, 30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def database(fresh_database_url: Callable[[str], str]) -> str:
+    url = fresh_database_url("roost_hostile")
+    prepare_database(load_settings(environment="test", database_url=url), url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile-storage")
+
+
+@pytest.fixture(scope="module")
+def settings(database: str, redis_url: str, storage: Path) -> Settings:
+    dead = f"http://127.0.0.1:{free_port()}"
+    token = f"hostile{time.monotonic_ns()}"
+    return load_settings(
+        environment="test",
+        database_url=database,
+        redis_url=redis_url,
+        broker_url=redis_url,
+        broker_namespace=token,
+        thumbnails_queue=f"{token}-thumbs",
+        kv_namespace=f"{token}:",
+        storage_url=(storage / "objects").as_uri(),
+        api_keys=[f"ops:{ADMIN_KEY}:admin"],
+        log_level="ERROR",
+        access_log=False,
+        **{field: dead for field in CONSOLE_PEER_URL_SETTINGS.values()},
+    )
+
+
+@pytest.fixture(scope="module")
+def servers(settings: Settings) -> Iterator[dict[str, ProductionServer]]:
+    running: dict[str, ProductionServer] = {}
+    try:
+        for role in ROLES:
+            running[role] = ProductionServer(build_app(role, settings)).__enter__()
+        yield running
+    finally:
+        for server in running.values():
+            server.__exit__()
+
+
+def stored_state(servers: dict[str, ProductionServer], storage: Path) -> dict[str, Any]:
+    """Everything the roles keep, as their own read APIs and the object store show it."""
+
+    def listing(role: str, target: str, headers: dict[str, str] | None = None) -> Any:
+        answer = exchange(servers[role].port, request("GET", target, headers=headers))
+        assert answer.status == 200, (role, target, answer)
+        return orjson.loads(answer.body)
+
+    admin = {"X-API-Key": ADMIN_KEY}
+    return {
+        "kv": listing("kv", "/api/v1/kv?limit=1000")["items"],
+        "images": [item["id"] for item in listing("thumbnails", "/api/v1/images")["items"]],
+        "birds": [item["slug"] for item in listing("birds", "/api/v1/birds?limit=100")["items"]],
+        "models": listing("optimizer", "/api/v1/models", admin)["items"],
+        "files": sorted(str(path.relative_to(storage)) for path in storage.rglob("*")),
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    role: str
+    raw: bytes
+    status: int
+    code: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _deep_json(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _gzip_bomb() -> bytes:
+    """10 MB of zeros in ~10 KB: what a decoder would have to hold."""
+    return gzip.compress(b"\0" * (10 * 1024 * 1024), compresslevel=9)
+
+
+def _multipart(parts: int, boundary: str = "hostileboundary") -> tuple[bytes, dict[str, str]]:
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{index}"\r\n\r\nx\r\n'.encode()
+        for index in range(parts)
+    )
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def _json_request(
+    method: str, target: str, body: bytes, *, admin: bool = False, **headers: str
+) -> bytes:
+    all_headers = {"Content-Type": "application/json", **headers}
+    if admin:
+        all_headers["X-API-Key"] = ADMIN_KEY
+    return request(method, target, headers=all_headers, body=body)
+
+
+def _bird(**changes: str) -> bytes:
+    bird = {
+        "name": "Hostile Robin",
+        "scientific_name": "Erithacus hostilis",
+        "description": "Made by the hostile input suite.",
+        "region": "Nowhere",
+    }
+    return orjson.dumps(bird | changes)
+
+
+BOMB = _gzip_bomb()
+MANY_PARTS, MANY_PARTS_HEADERS = _multipart(1000)
+DEEP = _deep_json(10_000)
+HUGE_HEADER = {"X-Padding": "a" * (MAX_HEADER_BYTES + 1)}
+LONG_PATH = "/" + "a" * (MAX_URL_BYTES + 1)
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
+
+def request_head_cases() -> list[Case]:
+    """What the server itself refuses, on every role."""
+    cases = []
+    for role in ROLES:
+        cases += [
+            Case(
+                f"{role}: headers over the limit",
+                role,
+                request("GET", "/healthz", headers=HUGE_HEADER),
+                431,
+                "headers_too_large",
+            ),
+            Case(
+                f"{role}: many headers over the limit",
+                role,
+                request(
+                    "GET",
+                    "/healthz",
+                    headers={f"X-H{index}": "v" * 100 for index in range(400)},
+                ),
+                431,
+                "headers_too_large",
+            ),
+            Case(f"{role}: URL over the limit", role, request("GET", LONG_PATH), 414),
+            Case(
+                f"{role}: not HTTP",
+                role,
+                b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+                400,
+                "bad_request",
+            ),
+        ]
+    return cases
+
+
+BODY_CASES = [
+    # 10,000-deep JSON: Python's parser gives up (RecursionError); never a 500.
+    Case(
+        "kv: 10,000-deep JSON",
+        "kv",
+        _json_request("PUT", "/api/v1/kv/deep", DEEP),
+        400,
+    ),
+    Case(
+        "birds: 10,000-deep JSON",
+        "birds",
+        _json_request("POST", "/api/v1/birds", DEEP, admin=True),
+        400,
+    ),
+    Case(
+        "optimizer: 10,000-deep JSON",
+        "optimizer",
+        _json_request("POST", "/api/v1/models", DEEP, admin=True),
+        400,
+    ),
+    Case(
+        "console: 10,000-deep JSON sign-in",
+        "console",
+        _json_request("POST", "/api/login", DEEP),
+        400,
+    ),
+    # A gzip body bomb: no route decodes a content coding, so none is accepted.
+    Case(
+        "kv: gzip body bomb",
+        "kv",
+        _json_request("PUT", "/api/v1/kv/bomb", BOMB, **{"Content-Encoding": "gzip"}),
+        415,
+        "unsupported_content_encoding",
+    ),
+    Case(
+        "birds: gzip body bomb",
+        "birds",
+        _json_request("POST", "/api/v1/birds", BOMB, admin=True, **{"Content-Encoding": "gzip"}),
+        415,
+        "unsupported_content_encoding",
+    ),
+    Case(
+        "thumbnails: gzip body bomb",
+        "thumbnails",
+        request(
+            "POST",
+            "/api/v1/images",
+            headers={**MANY_PARTS_HEADERS, "Content-Encoding": "gzip"},
+            body=BOMB,
+        ),
+        415,
+        "unsupported_content_encoding",
+    ),
+    # 1,000-part multipart: the form parser stops at the route's field limit.
+    Case(
+        "thumbnails: 1,000-part multipart",
+        "thumbnails",
+        request("POST", "/api/v1/images", headers=MANY_PARTS_HEADERS, body=MANY_PARTS),
+        400,
+        "invalid_upload",
+    ),
+    # NUL and control characters in keys and names.
+    Case("kv: NUL in a key", "kv", request("GET", "/api/v1/kv/a%00b"), 400, "invalid_key"),
+    Case(
+        "kv: newline in a key (write)",
+        "kv",
+        _json_request("PUT", "/api/v1/kv/a%0Ab", b'{"value": 1}'),
+        400,
+        "invalid_key",
+    ),
+    Case(
+        "kv: C1 control in a key (classic write)",
+        "kv",
+        request("POST", "/write/a%C2%85b?value=x"),
+        400,
+        "invalid_key",
+    ),
+    Case(
+        "kv: NUL in a list prefix",
+        "kv",
+        request("GET", "/api/v1/kv?prefix=a%00"),
+        400,
+        "invalid_key",
+    ),
+    Case(
+        "birds: NUL in a bird's name",
+        "birds",
+        _json_request("POST", "/api/v1/birds", _bird(name="Robin\u0000"), admin=True),
+        422,
+        "validation_error",
+    ),
+    Case(
+        "birds: escape sequence in a description",
+        "birds",
+        _json_request(
+            "POST", "/api/v1/birds", _bird(description="red\u001b[31m breast"), admin=True
+        ),
+        422,
+        "validation_error",
+    ),
+    Case(
+        "birds: NUL in a slug",
+        "birds",
+        request("GET", "/api/v1/birds/bad%00slug"),
+        400,
+        "invalid_bird_id",
+    ),
+    Case(
+        "bird-images: NUL in a name",
+        "bird-images",
+        request("GET", "/api/v1/images/kea%00"),
+        400,
+        "invalid_bird_name",
+    ),
+    Case(
+        "thumbnails: NUL in the sizes",
+        "thumbnails",
+        request("GET", "/api/v1/images?cursor=%00"),
+        400,
+        "invalid_cursor",
+    ),
+    # Path traversal in every name that reaches storage or a peer. uvicorn decodes %2F before
+    # routing, so most of these match no route at all (404 "no such route").
+    Case(
+        "bird-images: traversal to /etc/passwd",
+        "bird-images",
+        request("GET", "/media/..%2F..%2F..%2Fetc%2Fpasswd"),
+        404,
+    ),
+    Case(
+        "bird-images: traversal out of the photo store",
+        "bird-images",
+        request("GET", "/media/photos/..%2F..%2Fsecrets.jpg"),
+        404,
+    ),
+    Case(
+        "bird-images: traversal out of the placeholders",
+        "bird-images",
+        request("GET", "/media/placeholder/..%2F..%2Fx.svg"),
+        404,
+    ),
+    Case(
+        "bird-images: traversal as an uploaded photo's id",
+        "bird-images",
+        request("GET", "/media/photos/..%2F..%2Fuploads/300"),
+        404,
+    ),
+    Case(
+        "thumbnails: traversal as an image id",
+        "thumbnails",
+        request("GET", "/api/v1/images/..%2F..%2Fsources/thumbnails/150"),
+        404,
+    ),
+    Case(
+        "thumbnails: dot segments as an image id",
+        "thumbnails",
+        request("GET", "/api/v1/images/..%2E/thumbnails/150"),
+        400,
+        "invalid_image_id",
+    ),
+    Case(
+        "bird-images: dot segments as a file name",
+        "bird-images",
+        request("GET", "/media/..%2Ejpg"),
+        404,
+        "image_not_found",
+    ),
+    Case(
+        "thumbnails: traversal as a thumbnail size",
+        "thumbnails",
+        request("GET", "/api/v1/images/00000000-0000-0000-0000-000000000001/thumbnails/..%2F.."),
+        404,
+    ),
+    Case(
+        "frontend: traversal out of the API proxy",
+        "frontend",
+        request("GET", "/api/..%2F..%2Fmetrics"),
+        400,
+        "invalid_path",
+    ),
+    Case(
+        "frontend: traversal out of the media proxy",
+        "frontend",
+        request("GET", "/media/%2e%2e/%2e%2e/etc/passwd"),
+        400,
+        "invalid_path",
+    ),
+    Case(
+        "console: traversal through the relay",
+        "console",
+        request("GET", "/api/roles/kv/..%2F..%2Fmetrics"),
+        401,
+        "not_signed_in",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", request_head_cases() + BODY_CASES, ids=str)
+def test_hostile_request_gets_its_4xx_and_changes_nothing(
+    case: Case, servers: dict[str, ProductionServer], storage: Path
+) -> None:
+    before = stored_state(servers, storage)
+    answer = exchange(servers[case.role].port, case.raw)
+    assert answer.status == case.status, f"{case}: {answer.status} {answer.body[:300]!r}"
+    assert answer.headers.get("content-type", "").startswith("application/json"), answer
+    code = answer.error_code()
+    if case.code is not None:
+        assert code == case.code, f"{case}: {answer.body[:300]!r}"
+    assert stored_state(servers, storage) == before, f"{case} changed what is stored"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_slow_loris_is_cut_off_at_the_head_timeout(
+    role: str, servers: dict[str, ProductionServer]
+) -> None:
+    """A client trickling its headers a byte at a time is answered 408 and disconnected."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 200
+    deadline = HEAD_TIMEOUT_SECONDS + 2.0
+    with socket.create_connection(("127.0.0.1", servers[role].port), timeout=deadline) as sock:
+        started = time.monotonic()
+        received = b""
+        sock.settimeout(0.1)
+        for byte in head:
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                assert time.monotonic() - started < deadline, "still connected"
+                continue
+            received += chunk
+            if not chunk or b"\r\n\r\n" in received:
+                break
+        sock.settimeout(deadline)
+        while True:
+            try:
+                chunk = sock.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        elapsed = time.monotonic() - started
+    assert HEAD_TIMEOUT_SECONDS * 0.9 <= elapsed < deadline, elapsed
+    answer = parse_answer(received)
+    assert answer.status == 408, answer
+    assert answer.error_code() == "request_timeout"
+
+
+@pytest.mark.parametrize("role", ["kv", "birds"])
+def test_a_slow_but_steady_client_on_a_kept_alive_connection_is_served(
+    role: str, servers: dict[str, ProductionServer]
+) -> None:
+    """The head timeout is per request head: a connection reused for a second request gets
+    the whole timeout again, and a head sent in time is answered."""
+    with socket.create_connection(("127.0.0.1", servers[role].port), timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            time.sleep(HEAD_TIMEOUT_SECONDS / 2)  # part of the head, then the rest in time
+            sock.sendall(b"\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received or not received.endswith(b"}"):
+                chunk = sock.recv(4096)
+                assert chunk, "closed"
+                received += chunk
+            assert parse_answer(received).status == 200
