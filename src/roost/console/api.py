@@ -31,6 +31,7 @@ from roost.console.session import (
 )
 from roost.core.auth import Authenticator
 from roost.core.errors import ApiError, error_response
+from roost.core.openapi import error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
 from roost.core.upstream import UpstreamClient
 
@@ -122,10 +123,17 @@ def _session_body(deps: ConsoleDeps, operator: Operator) -> dict[str, Any]:
     }
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["console"])
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}, "text/javascript": {}, "text/css": {}}}
+}
+# Every /api route but sign-in and the session needs a session (401); a state-changing one also
+# its CSRF token (403).
+SIGNED_IN = error_responses(401)
+ACTING = error_responses(401, 403)
 
 
-@router.get("/")
+@router.get("/", summary="The console page", response_class=Response, responses=PAGE_RESPONSES)
 async def index() -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -136,7 +144,14 @@ def _file_route(name: str, media_type: str) -> None:
             STATIC_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"}
         )
 
-    router.add_api_route(f"/{name}", serve, methods=["GET"])
+    router.add_api_route(
+        f"/{name}",
+        serve,
+        methods=["GET"],
+        summary=f"The page's {name}",
+        response_class=Response,
+        responses=PAGE_RESPONSES,
+    )
 
 
 for _name, _type in PAGE_FILES.items():
@@ -167,7 +182,12 @@ SIGN_IN_LIMIT = RateLimit("console-sign-in", rate_per_second=0.5, burst=10)
 sign_in_limited = [Depends(rate_limited(SIGN_IN_LIMIT))]
 
 
-@router.post("/api/login", dependencies=sign_in_limited)
+@router.post(
+    "/api/login",
+    dependencies=sign_in_limited,
+    summary="Sign in with an admin API key or JWT (sets the session cookie)",
+    responses=error_responses(401, 403),
+)
 async def login(request: Request, body: LoginIn) -> Response:
     deps = _deps(request)
     subject = _principal_of(request.app.state.authenticator, body.credential)
@@ -177,7 +197,13 @@ async def login(request: Request, body: LoginIn) -> Response:
     return _with_session(deps, cookie, _json(_session_body(deps, operator)))
 
 
-@router.get("/login", dependencies=sign_in_limited)
+@router.get(
+    "/login",
+    dependencies=sign_in_limited,
+    summary="Sign in with the one-time link `roost up` prints",
+    response_class=Response,
+    responses={303: {"description": "Signed in: to the page"}, **error_responses(401, 403)},
+)
 async def login_link(
     request: Request, token: Annotated[str, Query(min_length=1, max_length=8192)]
 ) -> Response:
@@ -191,7 +217,9 @@ async def login_link(
     return _with_session(deps, cookie, RedirectResponse("/", status_code=303))
 
 
-@router.post("/api/logout")
+@router.post(
+    "/api/logout", summary="Sign out", status_code=204, response_class=Response, responses=ACTING
+)
 async def logout(request: Request) -> Response:
     operator = acting(request)
     service.audit.info("console_sign_out", operator=operator.subject)
@@ -200,7 +228,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/api/session")
+@router.get("/api/session", summary="Who is signed in (200 either way)")
 async def session(request: Request) -> Response:
     """The page's first call: who is signed in (200 either way, so a fresh page logs no error)."""
     deps = _deps(request)
@@ -211,7 +239,7 @@ async def session(request: Request) -> Response:
     return _json(_session_body(deps, operator))
 
 
-@router.get("/api/overview")
+@router.get("/api/overview", summary="Every role's health and recent traffic", responses=SIGNED_IN)
 async def overview(request: Request) -> Response:
     signed_in(request)
     deps = _deps(request)
@@ -224,7 +252,7 @@ class MaintenanceIn(BaseModel):
     enabled: bool
 
 
-@router.put("/api/maintenance")
+@router.put("/api/maintenance", summary="Turn maintenance mode on or off", responses=ACTING)
 async def set_maintenance(request: Request, body: MaintenanceIn) -> Response:
     operator = acting(request)
     deps = _deps(request)
@@ -235,7 +263,16 @@ async def set_maintenance(request: Request, body: MaintenanceIn) -> Response:
 RELAY_METHODS = ["GET", "POST", "PUT", "DELETE"]
 
 
-@router.api_route("/api/roles/{role}/{path:path}", methods=RELAY_METHODS)
+@router.api_route(
+    "/api/roles/{role}/{path:path}",
+    methods=RELAY_METHODS,
+    summary="An offered action on a role, answered with the role's own status and body",
+    response_class=Response,
+    responses={
+        200: {"description": "The role's answer", "content": {"*/*": {}}},
+        **error_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 502, 504),
+    },
+)
 async def relay(request: Request, role: str, path: str) -> Response:
     """An offered action on a role, answered with the role's own status and body."""
     operator = acting(request)
