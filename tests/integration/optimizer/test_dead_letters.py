@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import dramatiq
 import httpx
 import pytest
 import redis
+from dramatiq.common import xq_name
 from tests.support.roost_cli import run_cli
 
 from roost.core.settings import Settings
@@ -174,6 +176,58 @@ async def test_a_job_that_always_raises_fails_its_result_and_is_redriven_once_fi
     (after,) = [item for item in redriven_letters.json()["items"] if item["id"] == letter["id"]]
     assert after["redriven_at"] is not None
     assert after["redrive_message_id"]
+
+
+def park_in_broker_dead_letter_queue(settings: Settings, result_id: str) -> str:
+    """What a job dead-lettered while Postgres was down leaves behind: no trace in the
+    database, the message only in the broker's dead-letter queue (dramatiq's Redis layout: a
+    sorted set of ids by time of death, a hash of the messages). Returns its message id."""
+    assert settings.broker_url is not None
+    namespace, queue_name = settings.broker_namespace, settings.optimizer_queue
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=queue_name,
+        actor_name=RUN_OPTIMIZATION_ACTOR,
+        args=(result_id,),
+        kwargs={},
+        options={},
+    )
+    client = redis.Redis.from_url(settings.broker_url)
+    try:
+        client.delete(f"{namespace}:{queue_name}", f"{namespace}:{queue_name}.msgs")  # taken
+        dead_queue = f"{namespace}:{xq_name(queue_name)}"
+        client.zadd(dead_queue, {message.message_id: int(time.time() * 1000)})
+        client.hset(f"{dead_queue}.msgs", message.message_id, message.encode())
+    finally:
+        client.close()
+    return message.message_id
+
+
+async def test_the_worker_drains_the_optimizer_queues_broker_dead_letters(
+    settings: Settings, serve_asgi: Any, admin_headers: dict[str, str]
+) -> None:
+    from roost.roles import build_optimizer, build_thumbnails
+    from roost.worker import build_worker
+
+    async with (
+        serve_asgi(build_optimizer(settings)) as optimizer,
+        serve_asgi(build_thumbnails(settings)) as thumbnails,
+    ):
+        accepted = await optimizer.post("/api/v1/optimize", json=REQUEST)
+        result_id = accepted.json()["id"]
+        message_id = park_in_broker_dead_letter_queue(settings, result_id)
+        async with serve_asgi(build_worker(settings)):
+            failed = await wait_status(optimizer, accepted.headers["location"], "failed")
+        listed = await thumbnails.get(
+            "/api/v1/dead-letters",
+            params={"actor": RUN_OPTIMIZATION_ACTOR},
+            headers=admin_headers,
+        )
+
+    assert failed["error"] == {"code": "dead_lettered", "message": "the job was dead-lettered"}
+    (letter,) = [item for item in listed.json()["items"] if item["args"] == [result_id]]
+    assert letter["message_id"] == message_id
+    assert letter["queue_name"] == settings.optimizer_queue
+    assert letter["error"] is None  # the broker keeps no error
 
 
 async def test_redrive_ids_and_actor_are_not_combined(settings: Settings) -> None:
