@@ -111,7 +111,8 @@ async def record_dead_letters(
     """Keep each dead-lettered job once (by message id) and call its actor's hook.
 
     The same job comes twice, the moment it dies (with its error) and when the broker's
-    dead-letter queue is drained (without): the second only fills in a missing error.
+    dead-letter queue is drained (without), in either order: the second only fills in a
+    missing error (and hands it to the hook, so the domain's record shows it too).
     """
     recorded = 0
     async with unit_of_work(sessions) as session:
