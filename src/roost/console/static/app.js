@@ -362,7 +362,8 @@ async function refreshDeadLetters() {
     const open = new Set([...document.querySelectorAll("#dead-letters details[open]")].map((d) => d.dataset.id));
     const rows = data.items.map((letter) => element("tr", { "data-testid": "dead-letter", "data-image": letter.image_id || "" },
       element("td", { text: new Date(letter.dead_at).toLocaleString() }),
-      element("td", { text: letter.image_id ? letter.image_id.slice(0, 8) : "—" }),
+      // Every queue's dead letters are listed here: an image's id, or the job's actor and argument.
+      element("td", { text: letter.image_id ? letter.image_id.slice(0, 8) : `${letter.actor_name.split(".")[0]} ${String((letter.args || [])[0] ?? "").slice(0, 8)}` }),
       element("td", {}, element("details", { "data-id": letter.id, open: open.has(letter.id) }, element("summary", { text: (letter.error || "").slice(0, 60) || "no error recorded" }),
         element("pre", { text: JSON.stringify(letter, null, 2) }))),
       element("td", { text: String(letter.attempts) }),
