@@ -14,9 +14,19 @@ module "eks" {
   vpc_id     = module.vpc.vpc_id
   subnet_ids = module.vpc.private_subnets
 
+  # Every control-plane log type, into /aws/eks/<cluster>/cluster: encrypted with our key and
+  # kept for a bounded time (audit logs are the bulk of the volume and the bill).
+  cluster_enabled_log_types              = local.control_plane_log_types
+  create_cloudwatch_log_group            = true
+  cloudwatch_log_group_retention_in_days = var.control_plane_log_retention_days
+  cloudwatch_log_group_kms_key_id        = aws_kms_key.observability.arn
+
   cluster_addons = {
     coredns    = {}
     kube-proxy = {}
+    # The resource metrics API (kubectl top, the roles' HorizontalPodAutoscalers); the EKS
+    # community add-on, so AWS keeps it matched to the cluster version.
+    metrics-server = {}
     vpc-cni = {
       before_compute = true
       # The roost NetworkPolicies are enforced only with this on.
@@ -24,6 +34,9 @@ module "eks" {
     }
   }
 
+  # EKS tags a managed node group's Auto Scaling group with k8s.io/cluster-autoscaler/enabled
+  # and k8s.io/cluster-autoscaler/<cluster>: the Cluster Autoscaler discovers it by those tags
+  # and may only resize groups that carry them (autoscaling.tf).
   eks_managed_node_groups = {
     default = {
       instance_types = var.node_instance_types
@@ -49,4 +62,8 @@ module "eks" {
       }
     }
   }
+}
+
+locals {
+  control_plane_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 }

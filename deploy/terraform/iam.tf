@@ -1,6 +1,8 @@
 # Two identities, each with only what it uses.
-# - app: every roost pod (service account roost/roost, via IRSA): the two image buckets and the
-#   two job queues. No Secrets Manager, no KMS, no wildcards.
+# - app: every roost pod (service account roost/roost, via IRSA): the two image buckets, the
+#   two job queues, the backups bucket and its key (the backup CronJob runs as this account too),
+#   and one CloudWatch read (queue age). No Secrets Manager; the only "*" is that read, which
+#   has no resource-level permissions.
 # - ci:  GitHub Actions of this repository (OIDC, no stored keys): push the image, find the
 #   cluster. Its Kubernetes rights are the EKS access entry in eks.tf.
 
@@ -69,6 +71,35 @@ data "aws_iam_policy_document" "app" {
       [for queue in aws_sqs_queue.jobs : queue.arn],
       [for queue in aws_sqs_queue.dead_letters : queue.arn],
     )
+  }
+
+  # `roost backup --to s3://<backups>/roost --keep 14` writes, lists and prunes; `roost
+  # restore` reads. Both run as this service account (components/backup).
+  statement {
+    sid       = "ListBackups"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+  }
+
+  statement {
+    sid       = "Backups"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+  }
+
+  statement {
+    sid       = "BackupsKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.backups.arn]
+  }
+
+  # The worker reads its queue's ApproximateAgeOfOldestMessage from CloudWatch
+  # (src/roost/infra/queue.py). GetMetricStatistics has no resource-level permissions and no
+  # condition keys: "*" is the only valid resource, and it is read-only.
+  statement {
+    sid       = "QueueAgeMetric"
+    actions   = ["cloudwatch:GetMetricStatistics"]
+    resources = ["*"]
   }
 }
 

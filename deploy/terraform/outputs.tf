@@ -58,6 +58,26 @@ output "dead_letter_queue_urls" {
   value = { for name, queue in aws_sqs_queue.dead_letters : name => queue.url }
 }
 
+output "backup_bucket" {
+  description = "ROOST_BACKUP_URL=s3://<this>/roost (overlays' roost-config)."
+  value       = aws_s3_bucket.backups.bucket
+}
+
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role of kube-system/cluster-autoscaler (installed by autoscaling.tf)."
+  value       = aws_iam_role.cluster_autoscaler.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the CloudWatch alarms and budget alerts: subscribe the on-call tool here."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "edge_domain_name" {
+  description = "CloudFront domain: point the public hosts' DNS (CNAME or alias) at it; null until edge_origin_domain is set."
+  value       = one(aws_cloudfront_distribution.edge[*].domain_name)
+}
+
 output "account_id" {
   value = data.aws_caller_identity.current.account_id
 }

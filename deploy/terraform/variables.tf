@@ -75,6 +75,24 @@ variable "k8s_service_account" {
   default     = "roost"
 }
 
+variable "control_plane_log_retention_days" {
+  description = "Days the EKS control-plane logs (api, audit, authenticator, controllerManager, scheduler) are kept."
+  type        = number
+  default     = 365
+}
+
+variable "cluster_autoscaler_chart_version" {
+  description = "Version of the kubernetes/autoscaler cluster-autoscaler Helm chart."
+  type        = string
+  default     = "9.43.2"
+}
+
+variable "cluster_autoscaler_image_tag" {
+  description = "Cluster Autoscaler image; its minor version must match eks_version."
+  type        = string
+  default     = "v1.30.2"
+}
+
 # --- PostgreSQL
 
 variable "db_instance_class" {
@@ -170,4 +188,66 @@ variable "create_github_oidc_provider" {
   description = "Create the account's GitHub OIDC provider; false when another stack already did."
   type        = bool
   default     = true
+}
+
+# --- edge (CloudFront + WAF, edge.tf)
+
+variable "edge_origin_domain" {
+  description = "Host name of the ingress load balancer (kubectl -n ingress-nginx get svc); empty: no CloudFront or WAF yet."
+  type        = string
+  default     = ""
+}
+
+variable "edge_aliases" {
+  description = "Public host names CloudFront answers for: the overlay's ingress hosts."
+  type        = list(string)
+  default     = []
+}
+
+variable "edge_certificate_arn" {
+  description = "ACM certificate in us-east-1 covering edge_aliases."
+  type        = string
+  default     = ""
+}
+
+variable "edge_rate_limit_per_5_minutes" {
+  description = "Requests one client IP may send per 5 minutes before WAF blocks it."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.edge_rate_limit_per_5_minutes >= 100
+    error_message = "edge_rate_limit_per_5_minutes: WAF's minimum is 100."
+  }
+}
+
+variable "edge_price_class" {
+  description = "CloudFront price class (edge locations used)."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "edge_log_retention_days" {
+  description = "Days the WAF request logs are kept."
+  type        = number
+  default     = 90
+}
+
+# --- alarms and cost
+
+variable "alarm_emails" {
+  description = "Addresses subscribed to the alarm topic (CloudWatch alarms, budget alerts); each confirms once by e-mail."
+  type        = list(string)
+  default     = []
+}
+
+variable "dead_letter_max_age_seconds" {
+  description = "Alarm when a dead-letter message is older than this: nobody has looked at it."
+  type        = number
+  default     = 86400
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of this environment in USD; alerts at 80% actual and 100% forecast."
+  type        = number
 }

@@ -10,6 +10,11 @@ terraform {
       source  = "hashicorp/random"
       version = "~> 3.6"
     }
+    # Installs the Cluster Autoscaler chart into the cluster this stack creates (autoscaling.tf).
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 2.15"
+    }
   }
 
   # Partial configuration, one state per environment:

@@ -20,3 +20,12 @@ create_github_oidc_provider = true
 
 github_repository  = "roost-project/roost"
 github_environment = "production"
+
+# Alarms and budget alerts (alarms.tf, budgets.tf).
+alarm_emails       = ["ops@roost.example.com"]
+monthly_budget_usd = 1500
+
+# CloudFront + WAF (edge.tf): set after the first apply, once the ingress load balancer exists.
+edge_origin_domain   = ""
+edge_aliases         = []
+edge_certificate_arn = ""

@@ -22,3 +22,12 @@ create_github_oidc_provider = false
 
 github_repository  = "roost-project/roost"
 github_environment = "staging"
+
+# Alarms and budget alerts (alarms.tf, budgets.tf).
+alarm_emails       = ["ops@roost.example.com"]
+monthly_budget_usd = 400
+
+# CloudFront + WAF (edge.tf): set after the first apply, once the ingress load balancer exists.
+edge_origin_domain   = ""
+edge_aliases         = []
+edge_certificate_arn = ""
