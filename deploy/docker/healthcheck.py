@@ -3,7 +3,9 @@
 
 The image runs every role, so the port is read from the role's own command line (process 1,
 ``roost serve <role> [--port N]`` or ``roost worker``) and looked up in ``ROLE_PORTS``, the
-same table ``roost serve`` uses; ``ROOST_HEALTHCHECK_PORT`` overrides it.
+same table ``roost serve`` uses; ``ROOST_HEALTHCHECK_PORT`` overrides it. The table is read
+from the settings module's source, not imported: importing it pulls in pydantic (~1 s of CPU),
+and under load that overran the HEALTHCHECK's 3 s timeout.
 
     roost-healthcheck                 # liveness: /healthz
     roost-healthcheck --path /readyz  # readiness (compose uses it for depends_on)
@@ -12,6 +14,8 @@ same table ``roost serve`` uses; ``ROOST_HEALTHCHECK_PORT`` overrides it.
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import os
 import sys
 import urllib.error
@@ -49,6 +53,21 @@ def _option_value(argv: Sequence[str], name: str) -> str | None:
     return None
 
 
+def role_ports() -> dict[str, int]:
+    """``roost.core.settings.ROLE_PORTS``, a literal read from the module's source."""
+    spec = importlib.util.find_spec("roost.core.settings")
+    if spec is None or spec.origin is None:
+        raise UnknownPort("roost.core.settings is not installed")
+    for node in ast.parse(Path(spec.origin).read_text()).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            names = {target.id for target in targets if isinstance(target, ast.Name)}
+            if "ROLE_PORTS" in names and node.value is not None:
+                ports: dict[str, int] = ast.literal_eval(node.value)
+                return ports
+    raise UnknownPort("no ROLE_PORTS literal in roost.core.settings")
+
+
 def main_command_line() -> list[str]:
     raw = Path("/proc/1/cmdline").read_bytes()
     return [part.decode() for part in raw.split(b"\0") if part]
@@ -72,10 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if override:
         port = int(override)
     else:
-        from roost.core.settings import ROLE_PORTS
-
         try:
-            port = port_from_command(main_command_line(), ROLE_PORTS)
+            port = port_from_command(main_command_line(), role_ports())
         except UnknownPort as error:
             print(f"healthcheck: {error}", file=sys.stderr)
             return 1

@@ -7,6 +7,7 @@ nothing fails here instead of passing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -20,7 +21,10 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.prerequisites import missing
 
+from roost.core.settings import ROLE_PORTS
+
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
+HEALTHCHECK_SCRIPT = REPO_ROOT / "deploy" / "docker" / "healthcheck.py"
 CHECKOV_IN_ITS_VENV = REPO_ROOT / ".venv" / "checkov" / "bin" / "checkov"
 # Unpinned base image, no USER, no HEALTHCHECK, unpinned apt packages with recommends.
 FAULTY_DOCKERFILE = """\
@@ -90,6 +94,17 @@ def test_dockerfile_copies_from_stages_instead_of_mounting_them() -> None:
     # `RUN --mount=...,from=<stage>` mounts: a code change shipped the previous code.
     mounts = [line for line in DOCKERFILE.read_text().splitlines() if "--mount=" in line]
     assert not mounts, mounts
+
+
+def test_healthcheck_reads_the_role_ports_roost_serve_uses() -> None:
+    # It reads the table from source (importing settings overran the 3 s HEALTHCHECK timeout
+    # under load); it must still be the very table.
+    spec = importlib.util.spec_from_file_location("healthcheck", HEALTHCHECK_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    healthcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(healthcheck)
+    assert healthcheck.role_ports() == ROLE_PORTS
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
