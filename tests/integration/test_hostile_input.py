@@ -10,11 +10,15 @@ records and files, birds, models) is the same before and after.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
+import io
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ from typing import Any
 import orjson
 import pytest
 import uvicorn
+from PIL import Image
 
 from roost.core.server import MAX_HEADER_BYTES, MAX_URL_BYTES, server_config
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
@@ -538,3 +543,87 @@ def test_a_slow_but_steady_client_on_a_kept_alive_connection_is_served(
                 assert chunk, "closed"
                 received += chunk
             assert parse_answer(received).status == 200
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A real 1x1 PNG whose IHDR (with a valid CRC) claims ``width`` x ``height``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = 8 + 4  # signature, chunk length
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 4 + 13]))
+    data[ihdr + 4 + 13 : ihdr + 4 + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 8x8 JPEG whose SOF0 frame header claims ``width`` x ``height``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+SCRIPTED_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+    b"<script>fetch('/api/v1/dead-letters')</script></svg>"
+)
+
+
+def _upload(port: int, file: bytes, filename: str) -> Answer:
+    boundary = "hostileupload"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + file
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return exchange(port, request("POST", "/api/v1/images", headers=headers, body=body))
+
+
+@pytest.mark.parametrize(
+    ("file", "filename", "reason"),
+    [
+        (SCRIPTED_SVG, "../../../../tmp/evil.svg", "unsupported_format"),
+        (_png_claiming(100_000, 100_000), "bomb.png", "too_many_pixels"),
+        (_jpeg_claiming(65_000, 65_000), "bomb.jpg", "too_many_pixels"),
+    ],
+    ids=["svg-with-script", "png-claiming-10-gigapixels", "jpeg-claiming-4-gigapixels"],
+)
+async def test_script_svg_and_pixel_bombs_are_rejected_and_nothing_is_made(
+    file: bytes,
+    filename: str,
+    reason: str,
+    servers: dict[str, ProductionServer],
+    settings: Settings,
+    storage: Path,
+    serve_asgi: Any,
+) -> None:
+    """Uploads are checked by the pipeline (202, then ``rejected`` with the reason, before any
+    pixel is decoded): no thumbnail is made, and the client's file name reaches no path."""
+    from roost.worker import build_worker
+
+    port = servers["thumbnails"].port
+    accepted = _upload(port, file, filename)
+    assert accepted.status == 202, accepted
+    image_id = orjson.loads(accepted.body)["id"]
+    async with serve_asgi(build_worker(settings)):
+        deadline = time.monotonic() + 30
+        while True:
+            status = orjson.loads(exchange(port, request("GET", f"/api/v1/images/{image_id}")).body)
+            if status["status"] in ("rejected", "failed", "done"):
+                break
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.05)
+    assert (status["status"], status["rejection_reason"]) == ("rejected", reason), status
+    assert status["thumbnails"] == {}
+    made = [path for path in (storage / "objects").rglob("*") if image_id in str(path)]
+    assert all("thumbnails" not in path.parts for path in made), made
+    assert not list(storage.rglob("evil*"))
+    assert not (storage.parents[-1] / "tmp" / "evil.svg").exists()

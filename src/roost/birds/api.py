@@ -248,6 +248,7 @@ async def delete_bird(request: Request, identifier: BirdIdPath) -> Response:
                         "type": "object",
                         "required": ["file"],
                         "properties": {"file": {"type": "string", "format": "binary"}},
+                        "additionalProperties": False,
                     }
                 }
             },
@@ -272,6 +273,9 @@ async def _read_photo(request: Request, max_bytes: int) -> Photo:
     except HTTPException as exc:
         raise ApiError(400, "invalid_upload", f"malformed multipart body: {exc.detail}") from None
     try:
+        if unknown := sorted(set(form.keys()) - {"file"}):
+            message = f"unknown form fields {unknown[:3]}: send the photo as 'file' only"
+            raise ApiError(400, "invalid_upload", message)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "invalid_upload", "the multipart body has no 'file' file part")

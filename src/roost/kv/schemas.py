@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 3 and 3.0, never true or "3" (which pydantic's lax mode takes)."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class PutValue(BaseModel):
-    # Strict: the schema says integer, so neither true nor "3" is a version.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     value: JsonValue = Field(description="Any JSON value")
     # Documented only (the service answers 422 invalid_ttl): the bound is the default
     # ROOST_KV_MAX_TTL_SECONDS (one year), what a default deployment accepts.
-    ttl_seconds: int | None = Field(
+    ttl_seconds: JsonInt | None = Field(
         None,
         description="Expire the key after this many seconds",
         json_schema_extra={"minimum": 1, "maximum": 365 * 24 * 3600},
     )
-    version: int | None = Field(
-        None, ge=0, description="Write only if the key is at this version (0: only if absent)"
+    version: Annotated[int, Field(ge=0), BeforeValidator(_json_integer)] | None = Field(
+        None, description="Write only if the key is at this version (0: only if absent)"
     )
 
 

@@ -252,6 +252,7 @@ ImageIdPath = Annotated[
                             "file": {"type": "string", "format": "binary"},
                             "sizes": {"type": "string", "example": "150,300,600"},
                         },
+                        "additionalProperties": False,
                     }
                 }
             },
@@ -293,6 +294,8 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | N
             raise
         raise InvalidUpload(f"malformed multipart body: {exc.detail}") from None
     try:
+        if unknown := sorted(set(form.keys()) - {"file", "sizes"}):
+            raise InvalidUpload(f"unknown form fields {unknown[:3]}: send 'file' and 'sizes'")
         upload = form.get("file")
         if upload is None:
             raise InvalidUpload("the multipart body has no 'file' field")

@@ -34,8 +34,19 @@ def deps_of(request: Request) -> FrontendDeps:
 
 
 AcceptEncoding = Annotated[str | None, Header(max_length=1024)]
-# Forwarded as the request has it (raw path); declared so the schema names the parameter.
-ProxiedPath = Annotated[str, Path(description="The path at the peer, below its prefix")]
+# Documented, checked by _check_path: segments without control characters, "%" (so no encoded
+# dots or NULs) or a "." / ".." of their own. Forwarded as the request has it (raw path).
+_CHAR = r"[^/%\x00-\x1f\x7f]"
+_NOT_DOT = r"[^/.%\x00-\x1f\x7f]"
+_SEGMENT = rf"(?:{_NOT_DOT}{_CHAR}*|\.{_NOT_DOT}{_CHAR}*|\.\.{_CHAR}+)"
+PROXIED_PATH_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
+ProxiedPath = Annotated[
+    str,
+    Path(
+        description="The path at the peer, below its prefix",
+        json_schema_extra={"pattern": PROXIED_PATH_PATTERN},
+    ),
+]
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}, "text/javascript": {}, "text/css": {}, "image/svg+xml": {}}},
     304: {"description": "Not modified (If-None-Match)"},
