@@ -116,7 +116,8 @@ resource "helm_release" "cluster_autoscaler" {
     extraArgs = {
       # The default node group spans three zones; keep them even as it grows.
       "balance-similar-node-groups" = true
-      # Scale down only nodes whose pods can move; roost pods have PodDisruptionBudgets.
+      # The roost pods' emptyDir (/tmp) is scratch space: with the default (true) no node
+      # running one could ever be removed. Their PodDisruptionBudgets still pace the moves.
       "skip-nodes-with-local-storage" = false
       "scale-down-unneeded-time"      = "10m"
     }

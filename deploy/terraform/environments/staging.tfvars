@@ -8,6 +8,9 @@ node_min_size       = 2
 node_max_size       = 5
 node_desired_size   = 2
 
+# Control-plane logs (audit is the bulk): a month is enough to debug staging.
+control_plane_log_retention_days = 30
+
 db_instance_class        = "db.t4g.small"
 db_multi_az              = false
 db_backup_retention_days = 3
