@@ -146,7 +146,9 @@ make_base_image() {
 }
 
 # Proxies reach the build as Docker's predefined build args: usable by RUN, kept out of the
-# image's config and history.
+# image's config and history. Nothing else of the host's pip setup is needed: its pip.conf
+# only names the system CA bundle (the base image has the same CAs) and local wheel folders
+# the build cannot see and does not need.
 proxy_build_args() {
   local name
   for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
@@ -166,6 +168,7 @@ build_image() {
   podman build --pull=never --format docker --layers --network host \
     --file "$dockerfile" --tag "$image" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+    --build-arg "PIP_DEFAULT_TIMEOUT=${PIP_DEFAULT_TIMEOUT:-60}" \
     "${args[@]}" "$repo_root"
 }
 
