@@ -3,7 +3,7 @@
 #
 #   scripts/build-image.sh            # or: make image
 #
-# 1. Writes the containers.conf this machine needs (runc, a nofile limit under the hard limit,
+# 1. Writes the containers.conf this machine needs (runc, nofile/nproc within the hard limits,
 #    no systemd/journald) to .roost/image/containers.conf; export CONTAINERS_CONF to that file
 #    to run the same podman by hand.
 # 2. Makes the Dockerfile's FROM image (python:3.11-slim-bookworm) from Debian packages with
@@ -95,7 +95,8 @@ EOF
   export CONTAINERS_CONF=$state_dir/containers.conf
 }
 
-# Changes whenever the base image would come out different: recipe, mirror, extra CAs.
+# Changes whenever the base image would come out different: recipe, mirror, extra CAs. Bump
+# "recipe N" with any change to make_base_image.
 base_recipe_id() {
   {
     printf 'recipe 1 %s %s %s\n' "$suite" "$base_packages" "$1"
