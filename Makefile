@@ -46,7 +46,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 test: $(STAMP) system-deps node-deps checkov lint
-	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider
+	$(BIN)/pytest --cov --cov-report=term --cov-report=xml -p no:cacheprovider --durations=25
 
 # npm packages of deploy/kubernetes/validate (Argo Rollouts and Prometheus Operator schemas for
 # tests/integration/deploy/test_rollouts.py), from its package-lock.json; only when missing.
