@@ -7,6 +7,9 @@ same table ``roost serve`` uses; ``ROOST_HEALTHCHECK_PORT`` overrides it. The ta
 from the settings module's source, not imported: importing it pulls in pydantic (~1 s of CPU),
 and under load that overran the HEALTHCHECK's 3 s timeout.
 
+A role bound to a loopback address (``--host 127.0.0.1``) is unhealthy: this check would reach
+it, nothing outside the container could.
+
     roost-healthcheck                 # liveness: /healthz
     roost-healthcheck --path /readyz  # readiness (compose uses it for depends_on)
 """
@@ -42,6 +45,21 @@ def port_from_command(argv: Sequence[str], role_ports: Mapping[str, int]) -> int
     if "worker" in argv:
         return role_ports["worker"]
     raise UnknownPort(f"not a roost serve/worker command: {' '.join(argv)!r}")
+
+
+def loopback_only_host(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
+    """The host ``roost serve`` binds when it is a loopback one, else None.
+
+    This check calls 127.0.0.1, which answers even when nothing outside the container can
+    connect: a role bound to loopback must read as unhealthy, not healthy.
+    """
+    host = _option_value(argv, "--host")
+    if host is None:
+        if "worker" in argv:
+            return None  # the worker's health server binds 0.0.0.0 unless told otherwise
+        host = environ.get("ROOST_HOST", "127.0.0.1")  # what `roost serve` falls back to
+    loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+    return host if loopback else None
 
 
 def _option_value(argv: Sequence[str], name: str) -> str | None:
@@ -87,12 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=2.0)
     options = parser.parse_args(argv)
 
+    command = main_command_line()
+    loopback = loopback_only_host(command, os.environ)
+    if loopback is not None:
+        print(
+            f"healthcheck: listening on {loopback} only, unreachable from outside", file=sys.stderr
+        )
+        return 1
     override = os.environ.get("ROOST_HEALTHCHECK_PORT")
     if override:
         port = int(override)
     else:
         try:
-            port = port_from_command(main_command_line(), role_ports())
+            port = port_from_command(command, role_ports())
         except UnknownPort as error:
             print(f"healthcheck: {error}", file=sys.stderr)
             return 1

@@ -62,6 +62,7 @@ class Container:
     name: str
     env: dict[str, str]
     mounts: Sequence[str] = ()
+    extra_args: Sequence[str] = ()
 
     @property
     def url(self) -> str:
@@ -71,7 +72,7 @@ class Container:
     def command(self) -> list[str]:
         # No --host: the image's ROOST_HOST makes every role listen on all interfaces.
         args = ["worker"] if self.role == "worker" else ["serve", self.role]
-        return [*args, "--port", str(self.port)]
+        return [*args, "--port", str(self.port), *self.extra_args]
 
     def start(self) -> None:
         options = run_options(self.name, self.env, self.mounts)

@@ -26,6 +26,7 @@ from tests.image.containers import (
 )
 
 from roost.core.settings import ROLE_PORTS
+from roost.infra.embedded import free_port
 
 # A cold first build (debootstrap, every wheel from PyPI) runs inside the first test's fixtures.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -121,6 +122,21 @@ def test_role_passes_smoke_from_the_image(
     assert summary, output
     assert int(summary[1]) >= 5, output  # at least the shared checks ran
     assert summary[2] == "0", output
+
+
+def test_role_bound_to_loopback_fails_its_healthcheck(
+    image_env: dict[str, str], image_token: str
+) -> None:
+    # It answers on 127.0.0.1, where the check calls, and nowhere else: unhealthy, not healthy.
+    name = f"roost-test-{image_token}-loopback"
+    container = Container("kv", free_port(), name, image_env, extra_args=("--host", "127.0.0.1"))
+    try:
+        container.start()
+        container.wait_until_ready()
+        done = podman("healthcheck", "run", container.name, check=False)
+        assert done.returncode != 0, done.stdout + done.stderr
+    finally:
+        podman("rm", "--force", "--time", "0", container.name, check=False)
 
 
 # Last in this module: the containers are gone after it.

@@ -99,12 +99,34 @@ def test_dockerfile_copies_from_stages_instead_of_mounting_them() -> None:
 def test_healthcheck_reads_the_role_ports_roost_serve_uses() -> None:
     # It reads the table from source (importing settings overran the 3 s HEALTHCHECK timeout
     # under load); it must still be the very table.
+    assert load_healthcheck().role_ports() == ROLE_PORTS
+
+
+@pytest.mark.parametrize(
+    ("command", "environ", "loopback"),
+    [
+        (["roost", "serve", "kv", "--host", "127.0.0.1"], {"ROOST_HOST": "0.0.0.0"}, "127.0.0.1"),
+        (["roost", "serve", "kv", "--host=localhost"], {}, "localhost"),
+        (["roost", "serve", "kv"], {}, "127.0.0.1"),  # no ROOST_HOST: serve's own default
+        (["roost", "serve", "kv"], {"ROOST_HOST": "0.0.0.0"}, None),  # the image
+        (["roost", "serve", "kv", "--host", "0.0.0.0"], {}, None),
+        (["roost", "worker"], {}, None),  # the worker binds 0.0.0.0 by default
+        (["roost", "worker", "--host", "::1"], {}, "::1"),
+    ],
+)
+def test_healthcheck_fails_a_role_bound_to_loopback(
+    command: list[str], environ: dict[str, str], loopback: str | None
+) -> None:
+    assert load_healthcheck().loopback_only_host(command, environ) == loopback
+
+
+def load_healthcheck() -> Any:
     spec = importlib.util.spec_from_file_location("healthcheck", HEALTHCHECK_SCRIPT)
     assert spec is not None
     assert spec.loader is not None
     healthcheck = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(healthcheck)
-    assert healthcheck.role_ports() == ROLE_PORTS
+    return healthcheck
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
