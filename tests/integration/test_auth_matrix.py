@@ -28,11 +28,12 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.served import prepared_database
 
 from roost.core.auth import hashed_api_key_entry, issue_token
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
 from roost.infra.embedded import free_port
-from roost.roles import build_app, prepare_database
+from roost.roles import build_app
 
 ADMIN_KEY = "matrix-admin-key-plaintext-0001"
 HASHED_ADMIN_KEY = "matrix-admin-key-only-hashed-0002"
@@ -128,9 +129,7 @@ ROUTES = [
 
 @pytest.fixture(scope="module")
 def database(fresh_database_url: Callable[[str], str]) -> str:
-    url = fresh_database_url("roost_authz")
-    prepare_database(load_settings(environment="test", database_url=url), url)
-    return url
+    return prepared_database(fresh_database_url, "roost_authz")
 
 
 @pytest.fixture(scope="module")

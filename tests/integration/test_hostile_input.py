@@ -16,7 +16,6 @@ import gzip
 import io
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,13 +25,13 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from PIL import Image
+from tests.support.served import ServedRole, prepared_database
 
-from roost.core.server import MAX_HEADER_BYTES, MAX_URL_BYTES, server_config
+from roost.core.server import MAX_HEADER_BYTES, MAX_URL_BYTES
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
-from roost.infra.embedded import free_port, wait_for_port
-from roost.roles import build_app, prepare_database
+from roost.infra.embedded import free_port
+from roost.roles import build_app
 
 ADMIN_KEY = "hostile-admin-key-0123456789abcdef"
 HEAD_TIMEOUT_SECONDS = 1.0
@@ -95,37 +94,9 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-class ProductionServer:
-    """A role's app under the production uvicorn configuration, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = server_config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            workers=1,
-            forwarded_allow_ips=[],
-            header_timeout_seconds=HEAD_TIMEOUT_SECONDS,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> ProductionServer:
-        self._thread.start()
-        wait_for_port("127.0.0.1", self.port, 30)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def database(fresh_database_url: Callable[[str], str]) -> str:
-    url = fresh_database_url("roost_hostile")
-    prepare_database(load_settings(environment="test", database_url=url), url)
-    return url
+    return prepared_database(fresh_database_url, "roost_hostile")
 
 
 @pytest.fixture(scope="module")
@@ -154,18 +125,21 @@ def settings(database: str, redis_url: str, storage: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def servers(settings: Settings) -> Iterator[dict[str, ProductionServer]]:
-    running: dict[str, ProductionServer] = {}
+def servers(settings: Settings) -> Iterator[dict[str, ServedRole]]:
+    running: dict[str, ServedRole] = {}
     try:
         for role in ROLES:
-            running[role] = ProductionServer(build_app(role, settings)).__enter__()
+            served = ServedRole(
+                build_app(role, settings), header_timeout_seconds=HEAD_TIMEOUT_SECONDS
+            )
+            running[role] = served.__enter__()
         yield running
     finally:
         for server in running.values():
             server.__exit__()
 
 
-def stored_state(servers: dict[str, ProductionServer], storage: Path) -> dict[str, Any]:
+def stored_state(servers: dict[str, ServedRole], storage: Path) -> dict[str, Any]:
     """Everything the roles keep, as their own read APIs and the object store show it."""
 
     def listing(role: str, target: str, headers: dict[str, str] | None = None) -> Any:
@@ -474,7 +448,7 @@ BODY_CASES = [
 
 @pytest.mark.parametrize("case", request_head_cases() + BODY_CASES, ids=str)
 def test_hostile_request_gets_its_4xx_and_changes_nothing(
-    case: Case, servers: dict[str, ProductionServer], storage: Path
+    case: Case, servers: dict[str, ServedRole], storage: Path
 ) -> None:
     before = stored_state(servers, storage)
     answer = exchange(servers[case.role].port, case.raw)
@@ -488,7 +462,7 @@ def test_hostile_request_gets_its_4xx_and_changes_nothing(
 
 @pytest.mark.parametrize("role", ROLES)
 def test_slow_loris_is_cut_off_at_the_head_timeout(
-    role: str, servers: dict[str, ProductionServer]
+    role: str, servers: dict[str, ServedRole]
 ) -> None:
     """A client trickling its headers a byte at a time is answered 408 and disconnected."""
     head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 200
@@ -528,7 +502,7 @@ def test_slow_loris_is_cut_off_at_the_head_timeout(
 
 @pytest.mark.parametrize("role", ["kv", "birds"])
 def test_a_slow_but_steady_client_on_a_kept_alive_connection_is_served(
-    role: str, servers: dict[str, ProductionServer]
+    role: str, servers: dict[str, ServedRole]
 ) -> None:
     """The head timeout is per request head: a connection reused for a second request gets
     the whole timeout again, and a head sent in time is answered."""
@@ -600,7 +574,7 @@ async def test_script_svg_and_pixel_bombs_are_rejected_and_nothing_is_made(
     file: bytes,
     filename: str,
     reason: str,
-    servers: dict[str, ProductionServer],
+    servers: dict[str, ServedRole],
     settings: Settings,
     storage: Path,
     serve_asgi: Any,

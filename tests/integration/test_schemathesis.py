@@ -1,6 +1,7 @@
 """``schemathesis run --checks all`` against every role: the OpenAPI schema and the server agree.
 
-Each role runs as a real uvicorn server on loopback (in a thread of this process) on a fresh
+Each role runs under the production server configuration on loopback (in a thread of this
+process, tests/support/served.py) on a fresh
 database, with an admin API key so the write routes are exercised too; the schemathesis CLI
 fuzzes it from its own ``/openapi.json`` with a bounded number of examples per operation.
 Finding anything fails the test, with schemathesis' report (and a curl line per failure).
@@ -11,17 +12,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from tests.support.served import ServedRole, prepared_database
 
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
-from roost.infra.embedded import free_port, wait_for_port
-from roost.roles import build_app, prepare_database
+from roost.infra.embedded import free_port
+from roost.roles import build_app
 
 ADMIN_KEY = "schemathesis-admin-key-0123456789"
 CONFIG_FILE = Path(__file__).with_name("schemathesis.toml")
@@ -31,31 +31,9 @@ SEED = os.environ.get("ROOST_SCHEMATHESIS_SEED", "20261203")
 RUN_TIMEOUT_SECONDS = 240
 
 
-class ThreadedServer:
-    """A role's app served by uvicorn on a free loopback port, lifespan included."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> ThreadedServer:
-        self._thread.start()
-        wait_for_port("127.0.0.1", self.port, 30)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def database(fresh_database_url: Callable[[str], str]) -> str:
-    url = fresh_database_url("roost_fuzz")
-    prepare_database(load_settings(environment="test", database_url=url), url)
-    return url
+    return prepared_database(fresh_database_url, "roost_fuzz")
 
 
 @pytest.fixture
@@ -126,31 +104,31 @@ ROLES = ["kv", "thumbnails", "optimizer", "birds", "bird-images", "frontend", "c
 @pytest.fixture(params=ROLES)
 def served_role(
     request: pytest.FixtureRequest, role_settings: Callable[..., Settings]
-) -> Iterator[tuple[str, ThreadedServer]]:
+) -> Iterator[tuple[str, ServedRole]]:
     role: str = request.param
     if role == "birds":  # photo uploads go through a real thumbnails role
-        with ThreadedServer(build_app("thumbnails", role_settings())) as thumbnails:
+        with ServedRole(build_app("thumbnails", role_settings())) as thumbnails:
             birds_app = build_app(role, role_settings(thumbnails_url=thumbnails.url))
-            with ThreadedServer(birds_app) as server:
+            with ServedRole(birds_app) as server:
                 yield role, server
         return
     if role != "frontend":
-        with ThreadedServer(build_app(role, role_settings())) as server:
+        with ServedRole(build_app(role, role_settings())) as server:
             yield role, server
         return
     # The frontend is a proxy: with its peers down every proxied answer would be a 503.
-    images = ThreadedServer(build_app("bird-images", role_settings()))
+    images = ServedRole(build_app("bird-images", role_settings()))
     with (
         images,
-        ThreadedServer(build_app("birds", role_settings(bird_images_url=images.url))) as birds,
+        ServedRole(build_app("birds", role_settings(bird_images_url=images.url))) as birds,
     ):
         peers = {"bird_images_url": images.url, "birds_api_url": birds.url}
-        with ThreadedServer(build_app(role, role_settings(**peers))) as server:
+        with ServedRole(build_app(role, role_settings(**peers))) as server:
             yield role, server
 
 
 def test_schemathesis_finds_nothing(
-    served_role: tuple[str, ThreadedServer], artifacts_dir: Path, tmp_path: Path
+    served_role: tuple[str, ServedRole], artifacts_dir: Path, tmp_path: Path
 ) -> None:
     role, server = served_role
     result = run_schemathesis(server.url, artifacts_dir, role, tmp_path)

@@ -27,7 +27,7 @@ from roost.birds.placeholder import placeholder_svg
 from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird
 from roost.core.auth import ADMIN_SCOPE, require_scopes
 from roost.core.errors import ApiError, error_response
-from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
 
 PREFIX = "/api/v1/birds"
 MAX_PAGE = 100
@@ -239,21 +239,7 @@ async def delete_bird(request: Request, identifier: BirdIdPath) -> Response:
     response_model=BirdOut,
     summary="Upload the bird's photo (multipart field 'file') through the thumbnails pipeline",
     responses=error_responses(400, 404, 413, 415, 422, 502),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "additionalProperties": False,
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_upload(),
 )
 async def upload_photo(request: Request, bird_id: BirdIdPath) -> Response:
     deps = _deps(request)

@@ -5,6 +5,7 @@ Three sources, merged by :func:`document_errors` when the app's schema is first 
 - the route's own ``responses=error_responses(404, 409, ...)`` for its domain errors;
 - its dependencies: a dependency tagged with :func:`answers` (``require_scopes`` answers 401
   and 403, ``rate_limited`` 429) adds its statuses to every route that uses it;
+- the HTTP server, before any route: 408, 414, 431 (``roost.core.server``);
 - the app's middleware, which runs for every route: 503 (maintenance, a dependency down), 413
   for a body over the limit and 415 for a content-coded body on POST/PUT/PATCH, 400 for a JSON
   body that does not parse, and
@@ -37,12 +38,15 @@ DESCRIPTIONS: dict[int, str] = {
     401: "Missing or invalid credentials",
     403: "Valid credentials without the required scope (or CSRF token)",
     404: "Not found",
+    408: "The request head did not arrive in time (connection closed)",
     409: "Conflict with the current state",
     412: "Precondition failed (If-Match / If-None-Match)",
     413: "Request body over the size limit",
+    414: "URL over the server's limit",
     415: "Unsupported media type",
     422: "Validation error: the request is well-formed but its values are not accepted",
     429: "Too many requests: see Retry-After",
+    431: "Request headers over the server's limit",
     502: "Bad gateway: the upstream service answered with an error",
     503: "Service unavailable: maintenance or a dependency is down; see Retry-After",
     504: "Gateway timeout: the upstream service did not answer in time",
@@ -69,6 +73,22 @@ class ErrorEnvelope(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route for the error statuses it answers itself."""
     return {status: _error_response(status) for status in statuses}
+
+
+FILE_PART: dict[str, Any] = {"type": "string", "format": "binary"}
+
+
+def multipart_upload(**text_fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route reading a multipart body itself: a required ``file``
+    part and the optional text fields named here; any other field is refused (400)."""
+    schema = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": FILE_PART, **text_fields},
+        "additionalProperties": False,
+    }
+    content = {"multipart/form-data": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 Callee = TypeVar("Callee", bound=Callable[..., Any])
@@ -114,7 +134,8 @@ def _add_error_statuses(schema: dict[str, Any], routes: Iterable[Any]) -> None:
                 parameter["schema"] = _without_null(parameter.get("schema", {}))
             responses: dict[str, Any] = operation.setdefault("responses", {})
             statuses = set(from_dependencies.get((path, method), ()))
-            statuses.add(503)
+            # The server answers these before any route (roost.core.server), the app 503.
+            statuses.update((408, 414, 431, 503))
             if method in _BODY_METHODS:
                 statuses.update((413, 415))
             if "application/json" in operation.get("requestBody", {}).get("content", {}):

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from roost.core.auth import require_scopes
 from roost.core.errors import ApiError, DependencyUnavailable, DomainError, error_response
-from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
 from roost.infra import dead_letters
 from roost.infra.dead_letters import AlreadyRedriven, DeadLetterNotFound, DeadLetterRecord
 from roost.infra.storage import InvalidObjectKey, ObjectStore, StorageError, StorageUnavailable
@@ -240,24 +240,7 @@ ImageIdPath = Annotated[
     response_model=ImageAccepted,
     summary="Upload an image (multipart field 'file', optional 'sizes' like '150,300x300')",
     responses=error_responses(400, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "sizes": {"type": "string", "example": "150,300,600"},
-                        },
-                        "additionalProperties": False,
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_upload(sizes={"type": "string", "example": "150,300,600"}),
 )
 async def upload_image(
     request: Request,
