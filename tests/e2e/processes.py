@@ -96,6 +96,14 @@ class Role:
             return False
 
 
+def role_environment(**settings: str) -> dict[str, str]:
+    """This process's environment minus whatever in it configures Roost (``ROOST_*``, a
+    Prometheus multiprocess dir from the developer's shell), plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
+    env.update(settings)
+    return env
+
+
 def birds_environment(
     database_url: str,
     redis_url: str,
@@ -105,9 +113,7 @@ def birds_environment(
 ) -> tuple[dict[str, str], dict[str, int]]:
     """The environment of the bird roles (and any ``roles`` added) and the port of each."""
     ports = {name: free_port() for name in roles}
-    # Nothing from the developer's shell (ROOST_*, a Prometheus multiprocess dir) leaks in.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
+    env = role_environment(
         ROOST_DATABASE_URL=database_url,
         ROOST_REDIS_URL=redis_url,
         ROOST_STORAGE_URL=(data_dir / "objects").as_uri(),

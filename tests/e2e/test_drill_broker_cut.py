@@ -7,7 +7,6 @@ stored as accepted — never accepted and then lost. Both are counted.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections import Counter
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from PIL import Image
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 from tests.faultproxy import FaultProxy
 
 from roost.infra.embedded import free_port
@@ -63,8 +62,7 @@ def test_broker_cut_while_uploading_loses_nothing(
     tag = uuid.uuid4().hex[:8]
     with FaultProxy(target.hostname, target.port) as proxy:
         proxied = broker_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-        env.update(
+        env = role_environment(
             ROOST_DATABASE_URL=database_url,
             ROOST_BROKER_URL=proxied,
             # Queues of their own: other tests share this Redis and RabbitMQ.

@@ -10,7 +10,6 @@ zones are checked.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import REPO_ROOT
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 from tests.prerequisites import require_executable
 
 from roost.infra.embedded import free_port, wait_for_port
@@ -95,8 +94,7 @@ def platform(
 ) -> Iterator[tuple[Nginx, dict[str, Role]]]:
     nginx_binary = require_executable("nginx", "Debian package nginx")
     require_executable("openssl", "Debian package openssl")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
+    env = role_environment(
         ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/15",
         ROOST_DATABASE_URL=fresh_database_url("drill_nginx"),
         ROOST_DATA_DIR=str(tmp_path),

@@ -9,7 +9,6 @@ image row exists that the client was not given (nothing duplicated, nothing acce
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 from tests.conftest import REDIS_HOST, REDIS_PORT, require_service
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 from tests.faultproxy import FaultProxy
 
 from roost.infra.embedded import free_port
@@ -61,8 +60,7 @@ def roles(
     host, port = target.split(":")
     with FaultProxy(host, int(port)) as proxy:
         proxied = database_url.replace(f"@{target}/", f"@127.0.0.1:{proxy.port}/")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-        env.update(
+        env = role_environment(
             ROOST_DATABASE_URL=proxied,
             ROOST_REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/13",
             ROOST_BROKER_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/13",

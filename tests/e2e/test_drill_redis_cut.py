@@ -5,7 +5,6 @@ Every write the client saw acknowledged is readable afterwards.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import REDIS_HOST, REDIS_PORT, require_service
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 from tests.faultproxy import FaultProxy
 
 from roost.infra.embedded import free_port
@@ -67,15 +66,13 @@ def test_redis_cut_under_load(tmp_path: Path, fresh_database_url: Callable[[str]
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     prefix = f"drill-{uuid.uuid4().hex[:8]}"
     with FaultProxy(REDIS_HOST, REDIS_PORT) as proxy:
-        env = {
-            "ROOST_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/12",
-            "ROOST_DATABASE_URL": fresh_database_url("drill_redis"),
-            "ROOST_DATA_DIR": str(tmp_path),
-            "ROOST_ACCESS_LOG": "false",
-            "ROOST_MAINTENANCE_POLL_SECONDS": "0.2",
-        }
-        # Nothing from the developer's shell (ROOST_*) leaks into the roles.
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}, **env}
+        env = role_environment(
+            ROOST_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/12",
+            ROOST_DATABASE_URL=fresh_database_url("drill_redis"),
+            ROOST_DATA_DIR=str(tmp_path),
+            ROOST_ACCESS_LOG="false",
+            ROOST_MAINTENANCE_POLL_SECONDS="0.2",
+        )
         migrate(env)
         kv = Role("kv", free_port(), env, tmp_path / "kv.log")
         optimizer = Role("optimizer", free_port(), env, tmp_path / "optimizer.log")

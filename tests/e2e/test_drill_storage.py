@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 from tests.prerequisites import missing
 
 from roost.infra.embedded import free_port
@@ -70,8 +70,7 @@ def test_full_then_read_only_store_refuses_uploads_cleanly_and_recovers(
     fresh_database_url: Callable[[str], str],
 ) -> None:
     database_url = fresh_database_url("drill_storage")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
+    env = role_environment(
         ROOST_DATABASE_URL=database_url,
         ROOST_BROKER_URL=redis_url,
         ROOST_BROKER_NAMESPACE=f"disk{uuid.uuid4().hex[:8]}",

@@ -8,7 +8,6 @@ skipped, one killed mid-run runs again).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.processes import Role, migrate
+from tests.e2e.processes import Role, migrate, role_environment
 
 from roost.infra.embedded import free_port
 
@@ -45,8 +44,7 @@ def test_worker_killed_mid_batch_every_optimizer_job_ends_exactly_once(
     tmp_path: Path, redis_url: str, fresh_database_url: Callable[[str], str]
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
+    env = role_environment(
         ROOST_DATABASE_URL=fresh_database_url("drill_optimizer_kill"),
         ROOST_REDIS_URL=redis_url,
         ROOST_BROKER_URL=redis_url,

@@ -3,13 +3,12 @@ p99 < 1 s, errors < 1%), against real processes: thumbnails with its worker, the
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.e2e.processes import ROOST, Role, migrate
+from tests.e2e.processes import ROOST, Role, migrate, role_environment
 
 from roost.infra.embedded import free_port
 
@@ -24,8 +23,7 @@ def roles(
 ) -> Iterator[dict[str, Role]]:
     tmp = tmp_path_factory.mktemp("loadtests")
     tag = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROOST_", "PROMETHEUS"))}
-    env.update(
+    env = role_environment(
         ROOST_DATABASE_URL=fresh_database_url("roost_loadtests"),
         ROOST_REDIS_URL=redis_url,
         ROOST_BROKER_URL=redis_url,
