@@ -601,3 +601,17 @@ async def test_script_svg_and_pixel_bombs_are_rejected_and_nothing_is_made(
     assert all("thumbnails" not in path.parts for path in made), made
     assert not list(storage.rglob("evil*"))
     assert not (storage.parents[-1] / "tmp" / "evil.svg").exists()
+
+
+def test_a_silent_connection_is_closed_at_the_head_timeout_without_an_answer(
+    servers: dict[str, ServedRole],
+) -> None:
+    """Nothing asked, nothing answered: a 408 there could pass for the answer to a request
+    sent at the same moment (a client reusing the connection)."""
+    deadline = HEAD_TIMEOUT_SECONDS + 2.0
+    with socket.create_connection(("127.0.0.1", servers["kv"].port), timeout=deadline) as sock:
+        started = time.monotonic()
+        received = sock.recv(4096)
+        elapsed = time.monotonic() - started
+    assert received == b""
+    assert HEAD_TIMEOUT_SECONDS * 0.9 <= elapsed < deadline, elapsed

@@ -50,6 +50,7 @@ class RoostHttpProtocol(HttpToolsProtocol):
     header_timeout_seconds: ClassVar[float] = HEADER_TIMEOUT_SECONDS
     _head_deadline: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _head_begun = False
     _refusal: RequestHeadRefused | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -65,6 +66,10 @@ class RoostHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        self._head_begun = True
+        # Each request head gets the whole timeout from its first byte (the next request on a
+        # kept-alive connection too; until it starts, uvicorn's keep-alive timeout applies).
+        self._arm_head_deadline()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -83,14 +88,8 @@ class RoostHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_head_deadline()
+        self._head_begun = False
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        # The next request's head gets the same time as the first one's (a keep-alive
-        # connection that idles is closed sooner, by uvicorn's keep-alive timeout).
-        if not self.transport.is_closing():
-            self._arm_head_deadline()
 
     def send_400_response(self, msg: str) -> None:
         """Every request the parser refuses: our envelope and status, not uvicorn's text."""
@@ -119,6 +118,11 @@ class RoostHttpProtocol(HttpToolsProtocol):
             return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being answered: the head came in time
+        if not self._head_begun:
+            # Connected and silent: nothing was asked, so nothing is answered (an unasked-for
+            # 408 could be read as the answer to a request sent at the same moment).
+            self.transport.close()
+            return
         message = f"the request head took longer than {self.header_timeout_seconds:g} s"
         self._answer_and_close(408, "request_timeout", message)
 
