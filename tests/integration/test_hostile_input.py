@@ -587,7 +587,10 @@ async def test_script_svg_and_pixel_bombs_are_rejected_and_nothing_is_made(
     accepted = _upload(port, file, filename)
     assert accepted.status == 202, accepted
     image_id = orjson.loads(accepted.body)["id"]
-    async with serve_asgi(build_worker(settings)):
+    # The in-process worker would measure pytest itself against its memory ceiling and, past
+    # it, SIGTERM the whole test run (it did, in a full `make test`).
+    in_process = settings.model_copy(update={"worker_max_memory_mb": 1 << 20})
+    async with serve_asgi(build_worker(in_process)):
         deadline = time.monotonic() + 30
         while True:
             status = orjson.loads(exchange(port, request("GET", f"/api/v1/images/{image_id}")).body)
