@@ -237,3 +237,20 @@ def stop_roost_up(process: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise
+
+
+def stored_image_ids(database_url: str) -> list[str]:
+    """The id of every image record in the database, read straight from Postgres."""
+    import asyncio
+
+    import asyncpg
+
+    async def read() -> list[str]:
+        connection = await asyncpg.connect(database_url)
+        try:
+            rows = await connection.fetch("SELECT id::text FROM thumbnail_images")
+        finally:
+            await connection.close()
+        return [row[0] for row in rows]
+
+    return asyncio.run(read())

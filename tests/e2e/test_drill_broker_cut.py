@@ -6,7 +6,6 @@ stored as accepted — never accepted and then lost. Both are counted.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import Counter
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from PIL import Image
-from tests.e2e.processes import Role, migrate, role_environment
+from tests.e2e.processes import Role, migrate, role_environment, stored_image_ids
 from tests.faultproxy import FaultProxy
 
 from roost.infra.embedded import free_port
@@ -35,16 +34,6 @@ def png(seed: int) -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (40 + seed % 50, 30), (seed % 255, 120, 60)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-async def image_ids(database_url: str) -> list[str]:
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url)
-    try:
-        return [row[0] for row in await connection.fetch("SELECT id::text FROM thumbnail_images")]
-    finally:
-        await connection.close()
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
@@ -120,7 +109,7 @@ def test_broker_cut_while_uploading_loses_nothing(
                                 final[image_id] = body["status"]
                     time.sleep(0.2)
 
-            stored = asyncio.run(image_ids(database_url))
+            stored = stored_image_ids(database_url)
             print(
                 f"\nbroker cut drill ({broker}): uploads {UPLOADS}, accepted {len(accepted)}, "
                 f"refused with 503 {outcomes[503]}, final states {dict(Counter(final.values()))}, "

@@ -8,7 +8,6 @@ image row exists that the client was not given (nothing duplicated, nothing acce
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 from tests.conftest import REDIS_HOST, REDIS_PORT, require_service
-from tests.e2e.processes import Role, migrate, role_environment
+from tests.e2e.processes import Role, migrate, role_environment, stored_image_ids
 from tests.faultproxy import FaultProxy
 
 from roost.infra.embedded import free_port
@@ -38,16 +37,6 @@ def png(seed: int) -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (64 + seed % 32, 48), (seed % 255, 80, 160)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-async def image_ids(database_url: str) -> list[str]:
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        return [row[0] for row in await connection.fetch("SELECT id::text FROM thumbnail_images")]
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
@@ -204,7 +193,7 @@ def test_postgres_cut_for_ten_seconds_under_load(
             time.sleep(0.2)
 
     # The database holds exactly the uploads the client was told were accepted.
-    stored = asyncio.run(image_ids(database_url))
+    stored = stored_image_ids(database_url)
     assert sorted(stored) == sorted(accepted), "rows the client was not told about, or lost"
     outcomes = Counter(final.values())
     print(

@@ -7,7 +7,6 @@ readable, and uploads work again once there is room — without a restart.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from tests.e2e.processes import Role, migrate, role_environment
+from tests.e2e.processes import Role, migrate, role_environment, stored_image_ids
 from tests.prerequisites import missing
 
 from roost.infra.embedded import free_port
@@ -51,16 +50,6 @@ def small_store(tmp_path: Path) -> Iterator[Path]:
         yield store
     finally:
         subprocess.run(["umount", "-l", str(store)], check=False)
-
-
-async def image_ids(database_url: str) -> list[str]:
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url)
-    try:
-        return [row[0] for row in await connection.fetch("SELECT id::text FROM thumbnail_images")]
-    finally:
-        await connection.close()
 
 
 def test_full_then_read_only_store_refuses_uploads_cleanly_and_recovers(
@@ -127,7 +116,7 @@ def test_full_then_read_only_store_refuses_uploads_cleanly_and_recovers(
         # Nothing half-written: no temporary file left, every record has its whole object.
         leftovers = [p.name for p in small_store.rglob("*") if p.name.startswith(".tmp-")]
         assert leftovers == []
-        stored = asyncio.run(image_ids(database_url))
+        stored = stored_image_ids(database_url)
         assert sorted(stored) == sorted(accepted)
         objects = {p.name: p.stat().st_size for p in small_store.rglob("*") if p.is_file()}
         for image_id, size in accepted.items():
