@@ -11,8 +11,6 @@ zones are checked.
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -23,77 +21,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import REPO_ROOT
 from tests.e2e.processes import Role, migrate, role_environment
-from tests.prerequisites import require_executable
+from tests.support.nginx import HOSTS, Nginx, running_nginx
 
-from roost.infra.embedded import free_port, wait_for_port
+from roost.infra.embedded import free_port
 
 pytestmark = pytest.mark.e2e
 
-NGINX_DIR = REPO_ROOT / "deploy" / "nginx"
-KV_HOST, BIRDS_HOST = "kv.roost.example.com", "birds.roost.example.com"
+KV_HOST, BIRDS_HOST = HOSTS["roost_kv"], HOSTS["roost_birds"]
 # The api zone allows 20 r/s per client with a burst of 40: the steady load stays under it.
 REQUESTS_PER_SECOND = 12.0
-
-
-@dataclass
-class Nginx:
-    process: subprocess.Popen[bytes]
-    https: int
-    http: int
-    error_log: Path
-
-    def client(self, host: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=f"https://127.0.0.1:{self.https}",
-            headers={"Host": host},
-            verify=False,  # noqa: S501 (the drill's own self-signed certificate, on loopback)
-            timeout=15,
-        )
-
-
-def adapted_config(work: Path, https: int, http: int, upstreams: dict[str, list[int]]) -> Path:
-    """The project's nginx.conf and conf.d/roost.conf with paths, ports and upstream servers
-    moved to this test's folder and loopback; everything else exactly as shipped."""
-    main = (NGINX_DIR / "nginx.conf").read_text()
-    main = main.replace("user www-data;\n", "")
-    main = main.replace("worker_processes auto;", "worker_processes 1;")
-    main = main.replace("/run/nginx.pid", str(work / "nginx.pid"))
-    main = main.replace("/var/log/nginx/", f"{work}/")
-    main = main.replace("/etc/nginx/tls/", f"{work}/")
-    main = main.replace("/etc/nginx/conf.d/", f"{work}/conf.d/")
-    sites = (NGINX_DIR / "conf.d" / "roost.conf").read_text()
-    sites = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", sites)
-    sites = sites.replace("listen 80 ", f"listen 127.0.0.1:{http} ")
-    sites = sites.replace("listen 443 ", f"listen 127.0.0.1:{https} ")
-    nowhere = free_port()  # roles this drill does not start
-
-    def servers(match: re.Match[str]) -> str:
-        name, parameters = match.group(1), match.group(2)  # the shipped max_fails, fail_timeout
-        ports = upstreams.get(name, [nowhere])
-        lines = "".join(f"    server 127.0.0.1:{p}{parameters};\n" for p in ports)
-        return f"upstream {name} {{\n{lines}"
-
-    sites = re.sub(r"upstream (\w+) \{\n\s*server \S+((?: [^;\n]*)?);\n", servers, sites)
-    (work / "conf.d").mkdir()
-    (work / "conf.d" / "roost.conf").write_text(sites)
-    (work / "nginx.conf").write_text(main)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=roost.example.com", "-keyout", str(work / "roost.key"), "-out",
-         str(work / "roost.crt")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return work / "nginx.conf"
 
 
 @pytest.fixture
 def platform(
     tmp_path: Path, redis_url: str, fresh_database_url: Callable[[str], str]
 ) -> Iterator[tuple[Nginx, dict[str, Role]]]:
-    nginx_binary = require_executable("nginx", "Debian package nginx")
-    require_executable("openssl", "Debian package openssl")
     env = role_environment(
         ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/15",
         ROOST_DATABASE_URL=fresh_database_url("drill_nginx"),
@@ -106,35 +49,18 @@ def platform(
         name: Role(name.split("-")[0], free_port(), env, tmp_path / f"{name}.log")
         for name in ("kv-a", "kv-b", "birds-a", "birds-b")
     }
-    work = tmp_path / "nginx"
-    work.mkdir()
-    https, http = free_port(), free_port()
-    config = adapted_config(
-        work,
-        https,
-        http,
-        {
-            "roost_kv": [roles["kv-a"].port, roles["kv-b"].port],
-            "roost_birds": [roles["birds-a"].port, roles["birds-b"].port],
-        },
-    )
+    upstreams = {
+        "roost_kv": [roles["kv-a"].port, roles["kv-b"].port],
+        "roost_birds": [roles["birds-a"].port, roles["birds-b"].port],
+    }
     for role in roles.values():
         role.spawn()
-    checked = subprocess.run([nginx_binary, "-t", "-c", str(config)], capture_output=True)
-    assert checked.returncode == 0, checked.stderr.decode()
-    process = subprocess.Popen(
-        [nginx_binary, "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "stderr.log").open("wb"),
-    )
     try:
-        wait_for_port("127.0.0.1", https, 10)
-        for role in roles.values():
-            role.wait_until_ready()
-        yield Nginx(process, https, http, work / "error.log"), roles
+        with running_nginx(tmp_path / "nginx", upstreams) as nginx:
+            for role in roles.values():
+                role.wait_until_ready()
+            yield nginx, roles
     finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(10)
         for role in roles.values():
             role.stop()
 
