@@ -1,9 +1,11 @@
 """One JSON error envelope for every 4xx/5xx: ``{"error": {"code", "message", "request_id"}}``.
 
-Domain code raises its own exceptions; each domain's ``api.py`` translates them into
-:class:`ApiError` (or registers a mapping), and the handlers here render every error — including
-validation errors, unknown routes and unexpected crashes — in the same shape, never with a
-stack trace.
+One mechanism turns a domain's error into HTTP: every :class:`DomainError` subclass declares its
+``code`` and ``http_status`` (and, when it has them, ``details()`` and ``headers()``), and the one
+handler the app factory installs renders it. No domain maps errors by hand. Core's own errors
+(authentication, rate limits, outages) are :class:`ApiError` instances. The handlers here render
+every error — including validation errors, unknown routes and unexpected crashes — in the same
+shape, never with a stack trace.
 """
 
 from __future__ import annotations
@@ -46,14 +48,29 @@ _STATUS_CODES: dict[int, str] = {
 
 
 class DomainError(Exception):
-    """Base of each domain's errors: a stable, machine-readable ``code`` and a message fit for
-    clients. Domains raise these without knowing HTTP; their ``api.py`` picks the status."""
+    """Base of each domain's errors: a stable, machine-readable ``code``, a message fit for
+    clients and the HTTP status core answers with.
 
-    code = "error"
+    A subclass declares ``code`` and ``http_status`` next to each other, so the mapping of an
+    error to HTTP is written once, where the error is defined, and read by one handler
+    (:func:`install_error_handlers`). The domain's code raises it without knowing HTTP.
+    Override :meth:`details` for structured data clients act on (``current_version`` of a
+    conflict) and :meth:`headers` for response headers (``Retry-After``).
+    """
+
+    code: str = "error"
+    http_status: int = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def details(self) -> Any:
+        """JSON-ready data for the envelope's ``details``; None leaves it out."""
+        return None
+
+    def headers(self) -> Mapping[str, str]:
+        return {}
 
 
 class ApiError(Exception):
@@ -113,10 +130,18 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The app factory's one set of handlers: every role renders every error the same way."""
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _domain_error(_: Request, exc: DomainError) -> Response:
+    return error_response(
+        exc.http_status, exc.code, exc.message, headers=exc.headers(), details=exc.details()
+    )
 
 
 async def _api_error(_: Request, exc: ApiError) -> Response:
