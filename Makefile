@@ -74,7 +74,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 # The real deploy/docker/Dockerfile on podman, its base image made with debootstrap (no registry).
-image: system-deps
+image: system-deps $(STAMP)
 	scripts/build-image.sh
 
 bench: $(STAMP) system-deps

@@ -19,6 +19,8 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state_dir=${ROOST_IMAGE_STATE_DIR:-$repo_root/.roost/image}
 image=${ROOST_IMAGE:-localhost/roost:dev}
+# The build backend with its version plugin: the dev extras install both into .venv.
+hatchling=${ROOST_HATCHLING:-$repo_root/.venv/bin/hatchling}
 dockerfile=$repo_root/deploy/docker/Dockerfile
 base_packages=python3,python3-venv,ca-certificates,netbase,tzdata
 suite=bookworm
@@ -161,8 +163,9 @@ proxy_build_args() {
 
 build_image() {
   local version revision args=()
-  version=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
-    "$repo_root/pyproject.toml")
+  # The version hatch-vcs reads from git (the context sent to the build has no .git): the
+  # wheel inside and the label outside get this one string.
+  version=$(cd "$repo_root" && "$hatchling" version)
   revision=$(git -C "$repo_root" rev-parse HEAD 2>/dev/null || echo unknown)
   mapfile -t args < <(proxy_build_args)
   log "building $image"
@@ -175,6 +178,7 @@ build_image() {
 
 main() {
   local started=$SECONDS
+  [[ -x $hatchling ]] || { log "no $hatchling: run make install first"; exit 1; }
   mkdir -p "$state_dir"
   # One build at a time per checkout: two debootstraps into one rootfs would wreck both.
   exec 9>"$state_dir/lock"

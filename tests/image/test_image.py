@@ -2,9 +2,10 @@
 
 Each role's container must run as the image's non-root user, listen on every interface with no
 ``--host`` in its command (a CMD override must stay reachable from outside the container), pass
-``podman healthcheck run`` and ``roost smoke`` (run from the image), and stop on SIGTERM with
-exit code 0. The image itself must ship no compiler and no pip cache, keep its HEALTHCHECK
-(the OCI format would drop it), and stay under a size ceiling.
+``podman healthcheck run`` and ``roost smoke`` (run from the image), report the version the image
+is labelled with, and stop on SIGTERM with exit code 0. The image itself must ship no compiler
+and no pip cache, keep its HEALTHCHECK (the OCI format would drop it), and stay under a size
+ceiling.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from tests.image.containers import (
@@ -137,6 +139,18 @@ def test_role_bound_to_loopback_fails_its_healthcheck(
         assert done.returncode != 0, done.stdout + done.stderr
     finally:
         podman("rm", "--force", "--time", "0", container.name, check=False)
+
+
+def test_label_roost_version_and_health_agree(
+    roost_image: str, role_containers: dict[str, Container], image_env: dict[str, str]
+) -> None:
+    # One version: the build arg the label carries is the one the wheel inside was built with.
+    labels = json.loads(podman("image", "inspect", roost_image).stdout)[0]["Config"]["Labels"]
+    label = labels["org.opencontainers.image.version"]
+    printed = run_once(image_env, "version").splitlines()[0].strip()
+    health = httpx.get(f"{role_containers['kv'].url}/health", timeout=5).json()
+    assert label == printed == health["version"], (label, printed, health["version"])
+    assert label != "0.0.0", "built without the version build arg"
 
 
 # Last in this module: the containers are gone after it.
