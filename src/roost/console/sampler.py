@@ -30,6 +30,9 @@ RoleStatus = Literal["unknown", "healthy", "degraded", "unhealthy", "down"]
 SAMPLE_BUDGET_SECONDS = 1.5
 # Backends the roles check, shown as the platform's own rows.
 BACKENDS = ("postgres", "redis", "broker", "storage")
+# Roles whose work is jobs, not requests: their HTTP figures would count only health checks
+# and the console's own scrapes, so their card shows the jobs instead.
+JOB_ROLES = frozenset({"worker"})
 
 
 @dataclass
@@ -103,6 +106,27 @@ class RoleWatch:
                 else None
             ),
             "series": as_columns(self.history.points),
+            "kind": "jobs" if self.role in JOB_ROLES else "http",
+            "jobs": self._jobs_view() if self.role in JOB_ROLES else None,
+        }
+
+    def _jobs_view(self) -> dict[str, Any]:
+        """Jobs finished and failed per second over the last interval; what waits in each queue
+        and how long the oldest has; dead letters not redriven (as of the last scrape)."""
+        latest, scrape = self.history.latest(), self.history.last
+        return {
+            "rate": latest.jobs_rate if latest else None,
+            "failed_rate": latest.jobs_failed_rate if latest else None,
+            "queues": {
+                queue: {
+                    "depth": depth,
+                    "oldest_job_age_seconds": scrape.oldest_job_age.get(queue),
+                }
+                for queue, depth in sorted(scrape.queue_depth.items())
+            }
+            if scrape
+            else {},
+            "dead_letters": scrape.dead_letters if scrape else None,
         }
 
 

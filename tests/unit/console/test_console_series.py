@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from roost.console.series import (
     History,
@@ -136,3 +136,80 @@ def test_as_columns_gives_parallel_lists_with_milliseconds() -> None:
     assert columns["error_ratio"] == [0.1]
     assert columns["p95_ms"] == [95.0]
     assert columns["at"] == [1.0]
+
+
+def worker_exposition(
+    images_done: int,
+    images_rejected: int,
+    optimizations: dict[str, int],
+    queues: dict[str, tuple[int, float]],
+    dead_letters: int,
+) -> str:
+    """An exposition with the job metrics `roost worker` exports (names as its /metrics has
+    them; tests/integration/console checks them against a real worker)."""
+    registry = CollectorRegistry()
+    processing = Histogram("image_processing_seconds", "", registry=registry)
+    rejected = Counter("images_rejected_total", "", ["reason"], registry=registry)
+    solves = Counter("optimization_requests_total", "", ["method", "status"], registry=registry)
+    depth = Gauge("queue_depth", "", ["queue"], registry=registry)
+    age = Gauge("queue_oldest_job_age_seconds", "", ["queue"], registry=registry)
+    Gauge("dead_letter_depth", "", registry=registry).set(dead_letters)
+    for _ in range(images_done):
+        processing.observe(0.05)
+    rejected.labels("not_an_image").inc(images_rejected)
+    for status, count in optimizations.items():
+        solves.labels("max_response", status).inc(count)
+    for queue, (waiting, oldest) in queues.items():
+        depth.labels(queue).set(waiting)
+        age.labels(queue).set(oldest)
+    return generate_latest(registry).decode()
+
+
+def test_parse_scrape_reads_the_worker_jobs_queues_and_dead_letters() -> None:
+    text = worker_exposition(
+        images_done=4,
+        images_rejected=1,
+        optimizations={"optimal": 2, "node_limit": 1, "rejected": 1, "failed": 1, "queued": 9},
+        queues={"thumbnails": (3, 1.5), "optimizer": (0, 0.0)},
+        dead_letters=2,
+    )
+
+    scrape = parse_scrape(text, taken_at=0.0)
+
+    assert scrape.jobs_done == 4 + 2 + 1  # a "queued" count is the API's, not a finished job
+    assert scrape.jobs_failed == 1 + 1 + 1
+    assert scrape.queue_depth == {"thumbnails": 3, "optimizer": 0}
+    assert scrape.oldest_job_age == {"thumbnails": 1.5, "optimizer": 0.0}
+    assert scrape.dead_letters == 2
+
+
+def test_a_role_without_job_metrics_has_no_dead_letter_figure() -> None:
+    scrape = parse_scrape(exposition({"200": 1}, [0.01]), taken_at=0.0)
+
+    assert scrape.dead_letters is None
+    assert scrape.queue_depth == {}
+    assert (scrape.jobs_done, scrape.jobs_failed) == (0, 0)
+
+
+def test_between_gives_jobs_finished_and_failed_per_second_and_what_waits() -> None:
+    empty = {"thumbnails": (0, 0.0)}
+    earlier = parse_scrape(worker_exposition(10, 0, {"optimal": 2}, empty, 0), taken_at=0.0)
+    later = parse_scrape(
+        worker_exposition(16, 2, {"optimal": 4}, {"thumbnails": (5, 2.0)}, 1), taken_at=2.0
+    )
+
+    point = between(earlier, later)
+
+    assert point.jobs_rate == pytest.approx((6 + 2) / 2)
+    assert point.jobs_failed_rate == pytest.approx(2 / 2)
+    assert point.queued == 5
+
+
+def test_between_a_new_start_time_is_a_restart_even_when_totals_grew() -> None:
+    before = Scrape(0.0, 10, 0, {}, started_at=100.0, jobs_done=3)
+    after = Scrape(2.0, 12, 0, {}, started_at=101.5, jobs_done=8)
+
+    point = between(before, after)
+
+    assert point.jobs_rate == pytest.approx(8 / 2)
+    assert point.rate == pytest.approx(12 / 2)

@@ -197,17 +197,16 @@ function renderOverview(data) {
     const failing = Object.entries(r.checks || {}).map(([name, check]) =>
       element("li", { class: check.status === "ok" ? "ok" : "fail", title: check.error || "" },
         `${name}${check.critical ? "" : " (optional)"}: ${check.status === "ok" ? "ok" : "failing"}`));
-    const rates = r.series.rate.slice(-120);
+    const jobs = r.kind === "jobs";
+    const rates = (jobs ? r.series.jobs_rate : r.series.rate).slice(-120);
     return element("article", { class: "card", "data-role": r.role, "data-status": r.status, "data-testid": `role-${r.role}` },
       element("header", {},
         element("h2", { text: r.role }),
         element("span", { class: `badge ${r.status}`, "data-testid": "status", text: STATUS_TEXT[r.status] || r.status })),
       element("p", { class: "reason", text: r.error || `version ${r.version || "?"} · up ${formatUptime(r.uptime_seconds)}` }),
-      element("dl", { class: "numbers" },
-        element("div", {}, element("dt", { text: "req/s" }), element("dd", { "data-testid": "rate", text: formatNumber(r.rate, 2) })),
-        element("div", {}, element("dt", { text: "errors" }), element("dd", { text: r.error_ratio === null ? "—" : `${(r.error_ratio * 100).toFixed(1)}%` })),
-        element("div", {}, element("dt", { text: "p95" }), element("dd", { text: r.p95_ms === null ? "—" : `${formatNumber(r.p95_ms, 0)} ms` }))),
-      sparkline(rates, `${r.role}: requests per second, last ${rates.length} samples`),
+      jobs ? jobNumbers(r.jobs) : requestNumbers(r),
+      sparkline(rates, `${r.role}: ${jobs ? "jobs finished" : "requests"} per second, last ${rates.length} samples`),
+      jobs ? queueList(r.jobs.queues) : null,
       failing.length ? element("ul", { class: "checks" }, ...failing) : null);
   });
   $("roles").replaceChildren(...cards);
@@ -217,6 +216,34 @@ function renderOverview(data) {
       `${name} `, element("strong", { text: b.status === "ok" ? "ok" : b.status === "fail" ? "failing" : "unknown" })));
   $("backends").replaceChildren(...backends);
   renderMaintenance(data.maintenance);
+}
+
+function figure(label, value, testid, title) {
+  return element("div", { title }, element("dt", { text: label }), element("dd", { "data-testid": testid, text: value }));
+}
+
+function requestNumbers(r) {
+  return element("dl", { class: "numbers" },
+    figure("req/s", formatNumber(r.rate, 2), "rate"),
+    figure("errors", r.error_ratio === null ? "—" : `${(r.error_ratio * 100).toFixed(1)}%`, "error-ratio"),
+    figure("p95", r.p95_ms === null ? "—" : `${formatNumber(r.p95_ms, 0)} ms`, "p95"));
+}
+
+// The worker answers no traffic of its own: its card shows the jobs it finishes and fails,
+// what waits in its queues and the dead letters (its own /metrics; a retry is a job waiting).
+function jobNumbers(jobs) {
+  const queued = Object.values(jobs.queues).reduce((sum, q) => sum + q.depth, 0);
+  return element("dl", { class: "numbers four" },
+    figure("jobs/s", formatNumber(jobs.rate, 2), "jobs-rate", "Jobs finished per second"),
+    figure("failed/s", formatNumber(jobs.failed_rate, 2), "jobs-failed-rate", "Jobs failed for good per second (bad image, infeasible request)"),
+    figure("queued", Object.keys(jobs.queues).length ? String(queued) : "—", "queued", "Jobs waiting in every queue, retries included"),
+    figure("dead", jobs.dead_letters === null ? "—" : String(jobs.dead_letters), "dead-letters", "Dead letters not redriven yet"));
+}
+
+function queueList(queues) {
+  const items = Object.entries(queues).map(([name, q]) => element("li", { "data-queue": name },
+    `${name}: ${q.depth} waiting${q.depth && q.oldest_job_age_seconds ? `, oldest ${formatUptime(q.oldest_job_age_seconds)}` : ""}`));
+  return items.length ? element("ul", { class: "queues", "aria-label": "Queues" }, ...items) : null;
 }
 
 function renderMaintenance(on) {
