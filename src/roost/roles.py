@@ -82,9 +82,7 @@ def build_kv(settings: Settings) -> FastAPI:
             maintenance_flag=partial(redis_adapter.read_maintenance_flag, client),
         )
 
-    app = create_app(role="kv", settings=settings, routers=[api.router, api.v1], setup=setup)
-    api.install_error_handlers(app)
-    return app
+    return create_app(role="kv", settings=settings, routers=[api.router, api.v1], setup=setup)
 
 
 @dataclass

@@ -1,78 +1,33 @@
 """HTTP routes of the key-value service: the classic contract and the ``/api/v1/kv`` API.
 
-Thin by design: parse, call :mod:`roost.kv.service`, map domain errors to HTTP in one place.
-The classic routes build their responses by hand and skip FastAPI's dependency solving:
-it is the benchmarked hot path.
+Thin by design: parse, call :mod:`roost.kv.service`, answer; domain errors carry their own
+status (:mod:`roost.kv.errors`) and the core renders them. The classic routes skip FastAPI's
+dependency solving: they are the benchmarked hot path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
-from roost.core.errors import ApiError, error_response
+from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.errors import ApiError
 from roost.core.openapi import error_responses
+from roost.core.responses import json_response
 from roost.core.routing import DirectRoute
 from roost.infra.redis import AutoPipeline
 from roost.kv import service
-from roost.kv.errors import (
-    InvalidCursor,
-    InvalidKey,
-    InvalidTTL,
-    KeyNotFound,
-    KVError,
-    ValueTooLarge,
-    VersionConflict,
-)
+from roost.kv.errors import PreconditionFailed, VersionConflict
 from roost.kv.keys import KEY_PATTERN, MAX_KEY_CHARS
-from roost.kv.schemas import EntryOut, KeyPage, PutValue
+from roost.kv.schemas import EntryOut, KeyName, KeyPage, PutValue
 from roost.kv.service import KVConfig
-
-_STATUS = {
-    InvalidKey: 400,
-    InvalidCursor: 400,
-    InvalidTTL: 422,
-    ValueTooLarge: 413,
-    KeyNotFound: 404,
-    VersionConflict: 409,
-}
-
-
-def to_api_error(error: KVError) -> ApiError:
-    status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
-    details = None
-    if isinstance(error, VersionConflict):
-        details = {"current_version": error.current_version}
-    return ApiError(status, error.code, error.message, details=details)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def handle(request: Request, error: Exception) -> Response:
-        assert isinstance(error, KVError)
-        api_error = to_api_error(error)
-        if isinstance(error, VersionConflict) and (
-            "if-match" in request.headers or "if-none-match" in request.headers
-        ):
-            api_error.status_code = 412  # a failed HTTP precondition, not a body conflict
-        return error_response(
-            api_error.status_code, api_error.code, api_error.message, details=api_error.details
-        )
-
-    app.add_exception_handler(KVError, handle)
-
-
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        service.json_bytes(body),
-        status_code=status_code,
-        media_type="application/json",
-        headers=headers,
-    )
 
 
 def _deps(request: Request) -> tuple[AutoPipeline, KVConfig]:
@@ -122,7 +77,7 @@ router = APIRouter(tags=["kv"], route_class=DirectRoute)
 async def root(request: Request) -> Response:
     redis, config = _deps(request)
     value = await service.find_value(redis, config, "example_key")
-    return _json({"message": "Roost key-value service", "example_key": value})
+    return json_response({"message": "Roost key-value service", "example_key": value})
 
 
 @router.post(
@@ -135,14 +90,14 @@ async def classic_write(
 ) -> Response:
     redis, config = _deps(request)
     await service.put_entry(redis, config, key, value)
-    return _json({"message": f"Key '{key}' set to '{value}'"})
+    return json_response({"message": f"Key '{key}' set to '{value}'"})
 
 
 @router.get("/read/{key}", summary="Classic read", responses=error_responses(400, 404))
 async def classic_read(request: Request, key: KeyPath) -> Response:
     redis, config = _deps(request)
     entry = await service.get_entry(redis, config, key)
-    return _json({"key": key, "value": entry.value})
+    return json_response({"key": key, "value": entry.value})
 
 
 v1 = APIRouter(prefix="/api/v1/kv", tags=["kv"])
@@ -167,8 +122,8 @@ async def list_keys(
     cursor: Annotated[
         str | None,
         Query(
-            max_length=200,
-            json_schema_extra={"pattern": r"^[A-Za-z0-9_-]*$"},
+            max_length=MAX_CURSOR_CHARS,
+            json_schema_extra={"pattern": CURSOR_PATTERN},
             description="The next_cursor of the previous page (opaque; a forged one is 400)",
         ),
     ] = None,
@@ -176,7 +131,8 @@ async def list_keys(
 ) -> Response:
     redis, config = _deps(request)
     page = await service.list_keys(redis, config, prefix=prefix, cursor=cursor, limit=limit)
-    return _json({"items": [{"key": k} for k in page.keys], "next_cursor": page.next_cursor})
+    items = [KeyName(key=k) for k in page.keys]
+    return json_response(KeyPage(items=items, next_cursor=page.next_cursor))
 
 
 @v1.get(
@@ -198,8 +154,8 @@ async def get_key(
     tag = etag(entry.version)
     if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": tag})
-    body = {"key": key, "value": entry.value, "version": entry.version, "ttl_seconds": ttl}
-    return _json(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+    body = EntryOut(key=key, value=entry.value, version=entry.version, ttl_seconds=ttl)
+    return json_response(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
 @v1.put(
@@ -229,19 +185,17 @@ async def put_key(
         expected = parse_etag(if_match)
     elif if_none_match is not None:
         expected = 0
-    result = await service.put_entry(
-        redis, config, key, body.value, ttl_seconds=body.ttl_seconds, expected_version=expected
+    with _preconditions(if_match is not None or if_none_match is not None):
+        result = await service.put_entry(
+            redis, config, key, body.value, ttl_seconds=body.ttl_seconds, expected_version=expected
+        )
+    out = EntryOut(
+        key=key, value=body.value, version=result.entry.version, ttl_seconds=body.ttl_seconds
     )
-    out = {
-        "key": key,
-        "value": body.value,
-        "version": result.entry.version,
-        "ttl_seconds": body.ttl_seconds,
-    }
     headers = {"ETag": etag(result.entry.version)}
     if result.created:
         headers["Location"] = f"/api/v1/kv/{quote(key, safe='')}"  # headers are latin-1
-    return _json(out, 201 if result.created else 200, headers)
+    return json_response(out, 201 if result.created else 200, headers)
 
 
 @v1.delete(
@@ -253,5 +207,18 @@ async def put_key(
 async def delete_key(request: Request, key: KeyPath, if_match: IfMatch = None) -> Response:
     redis, config = _deps(request)
     expected = parse_etag(if_match) if if_match is not None else None
-    await service.delete_entry(redis, config, key, expected_version=expected)
+    with _preconditions(if_match is not None):
+        await service.delete_entry(redis, config, key, expected_version=expected)
     return Response(status_code=204)
+
+
+@contextmanager
+def _preconditions(from_headers: bool) -> Iterator[None]:
+    """A version conflict is a failed HTTP precondition (412) when the expected version came
+    from ``If-Match``/``If-None-Match``, and a conflict with the body (409) otherwise."""
+    try:
+        yield
+    except VersionConflict as conflict:
+        if not from_headers:
+            raise
+        raise PreconditionFailed.of(conflict) from None

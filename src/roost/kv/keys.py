@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
-from roost.kv.errors import InvalidCursor, InvalidKey, InvalidTTL, KeyTooLarge
+from roost.core.cursors import InvalidCursor, decode_cursor
+from roost.kv.errors import InvalidKey, InvalidTTL, KeyTooLarge
 
 # Counted in characters, as the OpenAPI schema's maxLength counts them (at most 2 KiB of
 # UTF-8): a byte limit cannot be written in JSON Schema, so clients could not check it.
@@ -56,21 +55,12 @@ def glob_escape(text: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
-def encode_cursor(redis_cursor: int, skip: int) -> str:
-    """An opaque page cursor: where SCAN stopped plus how much of its batch we already served."""
-    return base64.urlsafe_b64encode(f"{redis_cursor}:{skip}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[int, int]:
+def decode_scan_position(cursor: str | None) -> tuple[int, int]:
+    """Where a page starts: the SCAN cursor and how much of its batch was already served.
+    No cursor (or an empty one) is the start; anything we did not issue is InvalidCursor."""
     if not cursor:
         return 0, 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-        redis_part, skip_part = raw.split(":")
-        redis_cursor, skip = int(redis_part), int(skip_part)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidCursor("cursor is not one this API returned") from None
+    redis_cursor, skip = decode_cursor(cursor, (int, int))
     if redis_cursor < 0 or skip < 0:
-        raise InvalidCursor("cursor is not one this API returned")
+        raise InvalidCursor()
     return redis_cursor, skip

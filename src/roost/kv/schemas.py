@@ -40,6 +40,10 @@ class EntryOut(BaseModel):
     ttl_seconds: int | None = None
 
 
+class KeyName(BaseModel):
+    key: str
+
+
 class KeyPage(BaseModel):
-    items: list[dict[str, str]]
-    next_cursor: str | None
+    items: list[KeyName]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page")

@@ -7,17 +7,17 @@ version: an ETag can't match a value it never described.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from roost.core.cursors import encode_cursor
+from roost.core.responses import json_bytes
 from roost.infra.redis import AutoPipeline, timed
 from roost.kv.errors import KeyNotFound, ValueTooLarge, VersionConflict
 from roost.kv.keys import (
-    decode_cursor,
-    encode_cursor,
+    decode_scan_position,
     glob_escape,
     validate_key,
     validate_prefix,
@@ -79,15 +79,6 @@ class WriteResult:
 class Page:
     keys: list[str]
     next_cursor: str | None
-
-
-def json_bytes(value: Any) -> bytes:
-    """``value`` as JSON. Integers beyond 64 bits (valid JSON, which orjson refuses) are
-    written as they are; they read back as floats, as JavaScript's JSON.parse reads them."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def encode_value(value: Any, config: KVConfig) -> bytes:
@@ -187,7 +178,7 @@ async def list_keys(
 ) -> Page:
     """One page of keys starting with ``prefix``, SCAN-based (never KEYS), at most ``limit``."""
     validate_prefix(prefix)
-    redis_cursor, skip = decode_cursor(cursor)
+    redis_cursor, skip = decode_scan_position(cursor)
     pattern = glob_escape(config.namespace + prefix) + "*"
     strip = len(config.namespace)
     keys: list[str] = []
