@@ -29,9 +29,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "heads") -> None:
     """Blocking: call from a thread or before the event loop starts."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-def current_heads(database_url: str) -> list[str]:
-    from alembic.script import ScriptDirectory
-
-    return list(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())

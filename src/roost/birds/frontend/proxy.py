@@ -20,7 +20,7 @@ from starlette.responses import Response
 from roost.core.context import current_request_id
 from roost.core.errors import error_response
 from roost.core.metrics import UPSTREAM_REQUEST_DURATION
-from roost.core.upstream import CircuitBreaker
+from roost.core.upstream import CircuitBreaker, LivenessProbe
 
 log = structlog.get_logger("roost.birds.frontend")
 
@@ -68,14 +68,12 @@ class ReverseProxy:
             # every other visitor's requests. This jar accepts none.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
+        # The health check: core's probe, which neither waits on nor moves this breaker.
+        self.ping = LivenessProbe(base_url, timeout_seconds=_CONNECT_TIMEOUT_SECONDS)
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    async def ping(self) -> None:
-        """Health check: the upstream's liveness endpoint answers."""
-        response = await self._client.get("/healthz", timeout=_CONNECT_TIMEOUT_SECONDS)
-        response.raise_for_status()
+        await self.ping.aclose()
 
     async def forward(self, request: Request) -> Response:
         """Send ``request`` (its path and query unchanged) upstream and relay the answer."""
