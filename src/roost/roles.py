@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from roost.infra.dead_letters import FailureHooks
     from roost.infra.storage import ObjectStore
+    from roost.optimizer.config import OptimizerConfig
     from roost.thumbnails.service import ThumbnailsConfig
 
 
@@ -205,9 +206,9 @@ def dead_letter_hooks() -> FailureHooks:
 def build_optimizer(settings: Settings) -> FastAPI:
     from roost.infra import db
     from roost.optimizer import api
-    from roost.optimizer.service import OptimizerConfig, OptimizerDeps
+    from roost.optimizer.config import OptimizerDeps
 
-    config = OptimizerConfig.from_settings(settings)
+    config = optimizer_config(settings)
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
         engine = db.create_engine(settings)
@@ -233,6 +234,26 @@ def build_optimizer(settings: Settings) -> FastAPI:
     app = create_app(role="optimizer", settings=settings, routers=[api.router], setup=setup)
     api.install_error_handlers(app)
     return app
+
+
+def optimizer_config(settings: Settings) -> OptimizerConfig:
+    """The optimizer's own config (it never reads Settings): auth is required in production
+    unless ROOST_OPTIMIZER_REQUIRE_AUTH says otherwise."""
+    from roost.core.ratelimit import RateLimit
+    from roost.optimizer.config import OptimizerConfig
+
+    require_auth = settings.optimizer_require_auth
+    return OptimizerConfig(
+        require_auth=settings.is_production if require_auth is None else require_auth,
+        rate_limit=RateLimit(
+            "optimize", settings.optimizer_rate_per_second, settings.optimizer_rate_burst
+        ),
+        async_channel_threshold=settings.optimizer_async_channel_threshold,
+        max_channels=settings.optimizer_max_channels,
+        max_sweep_totals=settings.optimizer_max_sweep_totals,
+        default_model=settings.optimizer_default_model,
+        max_nodes=settings.optimizer_max_nodes,
+    )
 
 
 def optimizer_sender(
@@ -261,9 +282,8 @@ def register_optimizer_actors(
 ) -> str:
     """Bind the optimizer's actor to the worker's broker; returns the queue to consume."""
     from roost.optimizer import tasks
-    from roost.optimizer.service import OptimizerConfig
 
-    jobs = tasks.OptimizationJobs(sessions, OptimizerConfig.from_settings(settings), run)
+    jobs = tasks.OptimizationJobs(sessions, optimizer_config(settings), run)
     tasks.register_actors(
         broker,
         jobs,

@@ -1,7 +1,8 @@
 """HTTP routes of the optimizer: model registry, predict, optimize, results and charts.
 
-Thin by design: parse, call :mod:`roost.optimizer.service` / :mod:`roost.optimizer.registry`,
-map domain errors to HTTP in one place (:func:`to_api_error`).
+Thin by design: parse, call one use case of :mod:`roost.optimizer.service`, add the links a
+result view points to (this layer knows its routes), map domain errors to HTTP in one place
+(:func:`to_api_error`).
 
 Auth: registering or archiving a model needs the ``admin`` scope. Everything else needs the
 ``optimize`` scope when ``ROOST_OPTIMIZER_REQUIRE_AUTH`` is on (the default in production) and
@@ -22,14 +23,17 @@ from roost.core.auth import ADMIN_SCOPE, Principal, current_principal, require_s
 from roost.core.errors import ApiError, error_response
 from roost.core.openapi import answers, error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
-from roost.infra.db import unit_of_work
-from roost.optimizer import charts, registry, service
+from roost.optimizer import charts, service
+from roost.optimizer.config import OptimizerDeps
 from roost.optimizer.errors import (
     ConstraintError,
     InvalidCurve,
     OptimizerError,
+    ResultNotFound,
+    ResultNotReady,
     TargetUnreachable,
 )
+from roost.optimizer.models import UNFINISHED_STATUSES
 from roost.optimizer.registry import (
     InvalidModel,
     ModelNotFound,
@@ -37,7 +41,6 @@ from roost.optimizer.registry import (
     NoActiveVersion,
 )
 from roost.optimizer.schemas import ModelIn, OptimizeRequest, PredictRequest, StatusIn
-from roost.optimizer.service import OptimizerDeps, ResultNotFound, ResultNotReady
 
 OPTIMIZE_SCOPE = "optimize"
 MAX_VERSION = 2**31 - 1
@@ -129,8 +132,7 @@ async def list_models(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
 ) -> Response:
-    async with unit_of_work(_deps(request).sessions) as session:
-        summaries = await registry.list_models(session, limit=limit, after=after)
+    summaries = await service.list_models(_deps(request).sessions, limit=limit, after=after)
     items = [summary.as_dict() for summary in summaries]
     next_after = items[-1]["name"] if len(items) == limit else None
     return _json({"items": items, "next_after": next_after})
@@ -143,27 +145,22 @@ async def list_models(
     responses={201: {"description": "Registered a new version"}, **error_responses(422)},
 )
 async def register_model(request: Request, body: ModelIn) -> Response:
-    channels = registry.parse_channels([channel.model_dump() for channel in body.channels])
-    if len(channels) > _deps(request).config.max_channels:
-        raise ApiError(
-            422,
-            "too_many_channels",
-            f"{len(channels)} channels; the limit is {_deps(request).config.max_channels}",
-            details={"field": "channels"},
-        )
-    async with unit_of_work(_deps(request).sessions) as session:
-        version, created = await registry.register_model(
-            session,
-            name=body.name,
-            description=body.description,
-            channels=channels,
-            created_by=_subject(request),
-        )
-    location = f"/api/v1/models/{version.name}/versions/{version.version}"
+    deps = _deps(request)
+    version, created = await service.register_model(
+        deps.sessions,
+        deps.config,
+        name=body.name,
+        description=body.description,
+        channels=[channel.model_dump() for channel in body.channels],
+        created_by=_subject(request),
+    )
+    location = request.app.url_path_for(
+        "model_version", name=version.name, version=str(version.version)
+    )
     return _json(
         version.as_dict() | {"created": created},
         201 if created else 200,
-        {"Location": location},
+        {"Location": str(location)},
     )
 
 
@@ -174,8 +171,7 @@ async def register_model(request: Request, body: ModelIn) -> Response:
     responses=error_responses(404),
 )
 async def model_versions(request: Request, name: ModelNamePath) -> Response:
-    async with unit_of_work(_deps(request).sessions) as session:
-        versions = await registry.model_versions(session, name)
+    versions = await service.model_versions(_deps(request).sessions, name)
     return _json({"name": name, "versions": [version.as_dict() for version in versions]})
 
 
@@ -190,8 +186,7 @@ async def model_version(
     name: ModelNamePath,
     version: VersionPath,
 ) -> Response:
-    async with unit_of_work(_deps(request).sessions) as session:
-        found = await registry.resolve_model(session, name, version)
+    found = await service.model_version(_deps(request).sessions, name, version)
     return _json(found.as_dict())
 
 
@@ -207,8 +202,7 @@ async def set_model_status(
     version: VersionPath,
     body: StatusIn,
 ) -> Response:
-    async with unit_of_work(_deps(request).sessions) as session:
-        changed = await registry.set_status(session, name, version, body.status)
+    changed = await service.set_model_status(_deps(request).sessions, name, version, body.status)
     return _json(changed.as_dict())
 
 
@@ -233,10 +227,11 @@ async def predict(
 )
 async def optimize(request: Request, body: OptimizeRequest) -> Response:
     outcome = await service.optimize(_deps(request), body, requested_by=_subject(request))
+    view = with_links(request, outcome.view)
+    location = view["links"]["self"]
     if outcome.queued:
-        location = outcome.view["links"]["self"]
-        return _json(outcome.view, 202, {"Location": location, "Retry-After": "1"})
-    return _json(outcome.view, 200, {"Location": outcome.view["links"]["self"]})
+        return _json(view, 202, {"Location": location, "Retry-After": "1"})
+    return _json(view, 200, {"Location": location})
 
 
 @router.get(
@@ -246,8 +241,8 @@ async def optimize(request: Request, body: OptimizeRequest) -> Response:
     responses=error_responses(404),
 )
 async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
-    view = await service.get_result(_deps(request).sessions, result_id)
-    headers = {"Retry-After": "1"} if view["status"] in ("queued", "running") else None
+    view = with_links(request, await service.get_result(_deps(request).sessions, result_id))
+    headers = {"Retry-After": "1"} if view["status"] in UNFINISHED_STATUSES else None
     return _json(view, headers=headers)
 
 
@@ -275,6 +270,17 @@ async def curves_png(request: Request, result_id: Annotated[str, Path(max_length
     chart = await service.result_chart(_deps(request).sessions, result_id)
     png = await asyncio.to_thread(charts.render_png, chart)
     return Response(png, media_type="image/png", headers=_CHART_HEADERS)
+
+
+def with_links(request: Request, view: dict[str, Any]) -> dict[str, Any]:
+    """A result view with the URLs of what it points to: itself and, for a finished single
+    optimization, its charts."""
+    result_id = view["id"]
+    links = {"self": str(request.app.url_path_for("get_result", result_id=result_id))}
+    if view["kind"] == "optimize" and view["status"] == "done":
+        links["curves_svg"] = str(request.app.url_path_for("curves_svg", result_id=result_id))
+        links["curves_png"] = str(request.app.url_path_for("curves_png", result_id=result_id))
+    return view | {"links": links}
 
 
 # A finished result never changes, so neither does its chart.

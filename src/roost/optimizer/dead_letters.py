@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.infra.dead_letters import NO_ERROR_KNOWN, DeadLetterRecord, FailureHook
-from roost.optimizer.models import OptimizationResultRow
+from roost.optimizer.models import UNFINISHED_STATUSES, OptimizationResultRow
 
 RUN_OPTIMIZATION_ACTOR = "optimizer.run_optimization"
 # The code a dead-lettered result's error carries in ``GET /api/v1/results/{id}``.
@@ -40,7 +40,7 @@ async def _result_dead_lettered(session: AsyncSession, letter: DeadLetterRecord)
         .where(
             OptimizationResultRow.id == result_id,
             or_(
-                OptimizationResultRow.status.in_(("queued", "running")),
+                OptimizationResultRow.status.in_(UNFINISHED_STATUSES),
                 # Failed by this dead letter already, without its error: the error arrives.
                 _dead_lettered(),
             ),

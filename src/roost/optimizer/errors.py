@@ -50,3 +50,25 @@ class TargetUnreachable(OptimizerError):
     def __init__(self, message: str, *, max_achievable: float) -> None:
         super().__init__(message)
         self.max_achievable = max_achievable
+
+
+class UnknownChannel(ConstraintError):
+    """A request names a channel the model (or the request's own budget) does not have."""
+
+    code = "unknown_channel"
+
+
+class UnknownModel(ConstraintError):
+    """The request's model or model version cannot be used (unknown, or every version archived)."""
+
+    code = "unknown_model"
+
+
+class ResultNotFound(OptimizerError):
+    code = "result_not_found"
+
+
+class ResultNotReady(OptimizerError):
+    """The result exists but cannot answer this yet (still running, failed, or a sweep)."""
+
+    code = "result_not_ready"

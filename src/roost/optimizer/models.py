@@ -30,6 +30,14 @@ from roost.infra.db import Base
 
 MODEL_STATUSES = ("active", "archived")
 RESULT_STATUSES = ("queued", "running", "done", "failed")
+# A result in one of these may still change; one in FINAL_STATUSES never does.
+UNFINISHED_STATUSES = ("queued", "running")
+FINAL_STATUSES = ("done", "failed")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's text from the tuple the code uses, so the two cannot drift."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class ResponseModelRow(Base):
@@ -38,7 +46,7 @@ class ResponseModelRow(Base):
         UniqueConstraint("name", "version", name="uq_optimizer_models_name_version"),
         # Identical content registered twice is the same version (idempotent registration).
         UniqueConstraint("name", "checksum", name="uq_optimizer_models_name_checksum"),
-        CheckConstraint("status IN ('active', 'archived')", name="ck_optimizer_models_status"),
+        CheckConstraint(one_of("status", MODEL_STATUSES), name="ck_optimizer_models_status"),
         CheckConstraint("version >= 1", name="ck_optimizer_models_version"),
     )
 
@@ -57,9 +65,7 @@ class ResponseModelRow(Base):
 class OptimizationResultRow(Base):
     __tablename__ = "optimizer_results"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'done', 'failed')", name="ck_optimizer_results_status"
-        ),
+        CheckConstraint(one_of("status", RESULT_STATUSES), name="ck_optimizer_results_status"),
         Index("ix_optimizer_results_created_at", "created_at"),
     )
 

@@ -30,10 +30,11 @@ from dramatiq.middleware import TimeLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roost.infra.queue import wait_out_outages
-from roost.optimizer import service
+from roost.optimizer.config import OptimizerConfig
 from roost.optimizer.dead_letters import RUN_OPTIMIZATION_ACTOR
 from roost.optimizer.errors import OptimizerError
-from roost.optimizer.service import OptimizerConfig
+from roost.optimizer.jobs import Job, claim_job, error_body, finish_job
+from roost.optimizer.planning import measured_run
 
 log = structlog.get_logger("roost.optimizer.worker")
 
@@ -49,24 +50,24 @@ class OptimizationJobs:
 
     def process(self, result_id: str) -> str:
         """Run one job; returns ``done``, ``failed`` or ``skipped`` (already final)."""
-        job: service.Job | None = self.run(service.claim_job(self.sessions, result_id))
+        job: Job | None = self.run(claim_job(self.sessions, result_id))
         if job is None:
             log.info("optimization_skipped", result_id=result_id, reason="already final")
             return "skipped"
         try:
-            body = service.measured_run(job.model, job.request, self.config)
+            body = measured_run(job.model, job.request, self.config)
         except TimeLimitExceeded:
             return self._fail(
                 result_id,
                 {"code": "time_limit", "message": "the optimization ran past the job time limit"},
             )
         except OptimizerError as error:
-            return self._fail(result_id, service.error_body(error))
+            return self._fail(result_id, error_body(error))
         except (ValueError, ArithmeticError) as error:
             # A defect, not an outage: a retry would fail the same way.
             log.exception("optimization_crashed", result_id=result_id)
-            return self._fail(result_id, service.error_body(error))
-        self.run(service.finish_job(self.sessions, result_id, result=body))
+            return self._fail(result_id, error_body(error))
+        self.run(finish_job(self.sessions, result_id, result=body))
         log.info(
             "optimization_done",
             result_id=result_id,
@@ -77,7 +78,7 @@ class OptimizationJobs:
         return "done"
 
     def _fail(self, result_id: str, error: dict[str, Any]) -> str:
-        self.run(service.finish_job(self.sessions, result_id, error=error))
+        self.run(finish_job(self.sessions, result_id, error=error))
         log.info("optimization_failed", result_id=result_id, code=error.get("code"))
         return "failed"
 

@@ -150,8 +150,8 @@ async def test_a_job_that_cannot_be_satisfied_fails_with_its_reason(
 
 
 async def test_a_redelivered_job_changes_nothing(optimizer_client) -> None:
-    from roost.optimizer.service import OptimizerConfig
     from roost.optimizer.tasks import OptimizationJobs
+    from roost.roles import optimizer_config
     from roost.worker import LoopBridge
 
     request = {"budget": {"tv": 1000, "digital": 2000}, "sweep": {"totals": [3000.0]}}
@@ -160,7 +160,7 @@ async def test_a_redelivered_job_changes_nothing(optimizer_client) -> None:
         app: Any = client.app  # type: ignore[attr-defined]
         jobs = OptimizationJobs(
             app.state.optimizer.sessions,
-            OptimizerConfig.from_settings(app.state.settings),
+            optimizer_config(app.state.settings),
             LoopBridge(asyncio.get_running_loop()).run,
         )
         first = await asyncio.to_thread(jobs.process, accepted["id"])

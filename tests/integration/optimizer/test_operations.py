@@ -130,16 +130,16 @@ async def test_debug_endpoints_exist_only_when_debug_is_on(optimizer_client, deb
 
 
 async def test_production_requires_auth_unless_told_otherwise(make_settings) -> None:
-    from roost.optimizer.service import OptimizerConfig
+    from roost.roles import optimizer_config
 
     secret = "a-production-secret-of-at-least-32-chars"
     production = make_settings(environment="production", jwt_secret=secret)
     opened = make_settings(
         environment="production", jwt_secret=secret, optimizer_require_auth=False
     )
-    assert OptimizerConfig.from_settings(production).require_auth is True
-    assert OptimizerConfig.from_settings(opened).require_auth is False
-    assert OptimizerConfig.from_settings(make_settings()).require_auth is False
+    assert optimizer_config(production).require_auth is True
+    assert optimizer_config(opened).require_auth is False
+    assert optimizer_config(make_settings()).require_auth is False
 
 
 async def test_optimize_and_predict_share_a_per_client_rate_limit(

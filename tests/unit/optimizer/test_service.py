@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roost.core.ratelimit import RateLimit
+from roost.optimizer.config import OptimizerConfig
 from roost.optimizer.demo import demo_channels
-from roost.optimizer.errors import ConstraintError, InfeasibleConstraints
+from roost.optimizer.errors import ConstraintError, InfeasibleConstraints, UnknownChannel
+from roost.optimizer.planning import run_request
 from roost.optimizer.registry import ModelVersion
 from roost.optimizer.schemas import OptimizeRequest
-from roost.optimizer.service import OptimizerConfig, UnknownChannel, run_request
 
 DEMO = ModelVersion(
     name="demo",
