@@ -1,8 +1,9 @@
 # Node autoscaling: the Cluster Autoscaler adds nodes when pods (the HPAs' new replicas) do not
 # fit and removes idle ones, within the node group's min/max. It runs in kube-system under its
-# own service account with its own IAM role (IRSA): the upstream least-privilege policy
-# (kubernetes/autoscaler, cluster-autoscaler/cloudprovider/aws/README.md), with the two actions
-# that change anything limited to this cluster's tagged Auto Scaling groups.
+# own service account with its own IAM role (IRSA; the trust policy is iam.tf's irsa_assume):
+# the upstream least-privilege policy (kubernetes/autoscaler,
+# cluster-autoscaler/cloudprovider/aws/README.md), with the two actions that change anything
+# limited to this cluster's tagged Auto Scaling groups.
 # Pod metrics for the HPAs come from the metrics-server add-on (eks.tf).
 
 locals {
@@ -10,33 +11,10 @@ locals {
   cluster_autoscaler_service_account = "cluster-autoscaler"
 }
 
-data "aws_iam_policy_document" "cluster_autoscaler_assume" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [module.eks.oidc_provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${module.eks.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${local.cluster_autoscaler_namespace}:${local.cluster_autoscaler_service_account}"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${module.eks.oidc_provider}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "cluster_autoscaler" {
   name               = "${local.name}-cluster-autoscaler"
   description        = "Cluster Autoscaler (IRSA): resize ${local.name}'s tagged node groups"
-  assume_role_policy = data.aws_iam_policy_document.cluster_autoscaler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume["cluster_autoscaler"].json
 }
 
 data "aws_iam_policy_document" "cluster_autoscaler" {

@@ -6,9 +6,20 @@
 # - ci:  GitHub Actions of this repository (OIDC, no stored keys): push the image, find the
 #   cluster. Its Kubernetes rights are the EKS access entry in eks.tf.
 
-# --- app (IRSA)
+# --- IRSA trust: the app and the Cluster Autoscaler (autoscaling.tf)
 
-data "aws_iam_policy_document" "app_assume" {
+# Every IRSA role trusts one Kubernetes service account through the cluster's OIDC provider:
+# one trust policy, one instance per role (key: the role's name in this file's resources).
+locals {
+  irsa_service_accounts = {
+    app                = "system:serviceaccount:${var.k8s_namespace}:${var.k8s_service_account}"
+    cluster_autoscaler = "system:serviceaccount:${local.cluster_autoscaler_namespace}:${local.cluster_autoscaler_service_account}"
+  }
+}
+
+data "aws_iam_policy_document" "irsa_assume" {
+  for_each = local.irsa_service_accounts
+
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
@@ -20,7 +31,7 @@ data "aws_iam_policy_document" "app_assume" {
     condition {
       test     = "StringEquals"
       variable = "${module.eks.oidc_provider}:sub"
-      values   = ["system:serviceaccount:${var.k8s_namespace}:${var.k8s_service_account}"]
+      values   = [each.value]
     }
 
     condition {
@@ -31,10 +42,12 @@ data "aws_iam_policy_document" "app_assume" {
   }
 }
 
+# --- app (IRSA)
+
 resource "aws_iam_role" "app" {
   name               = "${local.name}-app"
   description        = "Roost pods (IRSA): image buckets and job queues"
-  assume_role_policy = data.aws_iam_policy_document.app_assume.json
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume["app"].json
 }
 
 data "aws_iam_policy_document" "app" {

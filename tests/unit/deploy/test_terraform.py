@@ -92,13 +92,41 @@ def test_metrics_server_runs_so_the_roles_hpas_get_resource_metrics() -> None:
     assert "type: Resource" in roles
 
 
+def test_every_irsa_role_trusts_its_service_account_through_one_trust_policy() -> None:
+    everything = "\n".join(path.read_text() for path in sorted(TERRAFORM.glob("*.tf")))
+    # Written once: the cluster's OIDC provider is trusted in exactly one policy document.
+    assert everything.count("identifiers = [module.eks.oidc_provider_arn]") == 1
+    trust = block(tf("iam.tf"), r'data "aws_iam_policy_document" "irsa_assume"')
+    assert attribute(trust, "for_each") == "local.irsa_service_accounts"
+    assert 'variable = "${module.eks.oidc_provider}:sub"' in trust
+    assert "values   = [each.value]" in trust
+    assert '"sts.amazonaws.com"' in trust
+    accounts = block(tf("iam.tf"), r"irsa_service_accounts\s*=")
+    keys = set(re.findall(r"^\s*(\w+)\s*=", accounts, re.MULTILINE))
+    assert keys == {"app", "cluster_autoscaler"}
+    # Each key is the role that uses it, and every web-identity role uses it.
+    roles_using = set(re.findall(r'irsa_assume\["(\w+)"\]\.json', everything))
+    assert roles_using == keys
+    for key in keys:
+        role = block(everything, rf'resource "aws_iam_role" "{key}"')
+        assert attribute(role, "assume_role_policy") == (
+            f'data.aws_iam_policy_document.irsa_assume["{key}"].json'
+        )
+    app_account = "system:serviceaccount:${var.k8s_namespace}:${var.k8s_service_account}"
+    assert f'app                = "{app_account}"' in accounts
+
+
 def test_cluster_autoscaler_role_is_its_service_account_only_and_resizes_only_tagged_groups() -> (
     None
 ):
     autoscaling = tf("autoscaling.tf")
-    assumed = block(autoscaling, r'data "aws_iam_policy_document" "cluster_autoscaler_assume"')
-    assert "system:serviceaccount:${local.cluster_autoscaler_namespace}:" in assumed
-    assert "sts.amazonaws.com" in assumed
+    accounts = block(tf("iam.tf"), r"irsa_service_accounts\s*=")
+    assert (
+        'cluster_autoscaler = "system:serviceaccount:${local.cluster_autoscaler_namespace}:'
+        '${local.cluster_autoscaler_service_account}"'
+    ) in accounts
+    role = block(autoscaling, r'resource "aws_iam_role" "cluster_autoscaler"')
+    assert 'irsa_assume["cluster_autoscaler"].json' in attribute(role, "assume_role_policy")
     # The chart's service account is the one the trust policy names, annotated with the role.
     release = block(autoscaling, r'resource "helm_release" "cluster_autoscaler"')
     assert attribute(release, "namespace") == "local.cluster_autoscaler_namespace"
