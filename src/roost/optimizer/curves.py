@@ -31,6 +31,13 @@ import numpy as np
 import numpy.typing as npt
 
 from roost.optimizer.errors import InvalidCurve
+from roost.optimizer.scalar_curves import (
+    ScalarHill,
+    ScalarKernel,
+    ScalarLinearWithCap,
+    ScalarLogistic,
+    ScalarPower,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -125,6 +132,11 @@ class ResponseCurve(ABC):
     @cached_property
     def _kernel(self) -> _Kernel:
         return _KERNELS[type(self)](*(np.float64(v) for v in self.params().values()))
+
+    @cached_property
+    def scalar(self) -> ScalarKernel:
+        """The same formulas on floats in pure Python, for the small-problem solver."""
+        return _SCALAR_KERNELS[type(self)](*self.params().values())
 
     def _validated(self, **limits: tuple[float, bool, float]) -> None:
         # Frozen dataclass: check every parameter, then normalise ints and NumPy scalars.
@@ -644,6 +656,13 @@ _KERNELS: dict[type[ResponseCurve], Callable[..., _Kernel]] = {
     LogisticCurve: _LogisticKernel,
     PowerCurve: _PowerKernel,
     LinearWithCapCurve: _LinearWithCapKernel,
+}
+
+_SCALAR_KERNELS: dict[type[ResponseCurve], Callable[..., ScalarKernel]] = {
+    HillCurve: ScalarHill,
+    LogisticCurve: ScalarLogistic,
+    PowerCurve: ScalarPower,
+    LinearWithCapCurve: ScalarLinearWithCap,
 }
 
 
