@@ -7,7 +7,11 @@ about 1 (spend as a share of the budget, response as a share of the even split's
 gradient, ``ftol`` 1e-9, started from an even split. SLSQP in raw currency units with default
 tolerances (the old baseline, several times slower at 50 channels) is printed for reference,
 not gated. Objectives are compared with a multi-start reference: scaled SLSQP from several
-random splits, from the even split and from our answer, keeping the best.
+random splits, from the even split and from our answer, keeping the best. SLSQP's iteration
+count is printed beside its time: it depends on the last bits of BLAS and NumPy rounding
+(at 20 channels 79-131 iterations across OpenBLAS kernels on one machine), which moves its
+time several-fold between machines. Ours is also timed "cold" (channels and curves built from their JSON form inside
+each call, so no per-curve constant is cached from an earlier call), printed, not gated.
 
 Then our solver alone: 1,000 random channels (median over seeds), and 1,000 identical S-curves
 at budgets buying a few, most and all of them (each must be proven optimal).
@@ -90,6 +94,12 @@ class CaseResult:
     reference_objective: float | None
     ours_status: str
     ours_nodes: int
+    # SLSQP's iteration count depends on the last bits of its BLAS and NumPy math (79-131 at
+    # 20 channels across OpenBLAS kernels on one machine), so it is printed with its time.
+    slsqp_iterations: int | None = None
+    # Ours with every channel and curve built from its JSON form inside each call: no
+    # per-curve constants cached from an earlier call (printed, not gated).
+    ours_cold_seconds: float | None = None
 
     @property
     def speedup(self) -> float:
@@ -191,6 +201,11 @@ def scaled_slsqp(case: Case, start: FloatArray) -> FloatArray:
     With both near 1, SLSQP's default step and stopping rules fit the problem; ``ftol`` 1e-9
     asks for the objective to that relative precision. Analytic gradient, chain rule included.
     """
+    return scaled_slsqp_run(case, start)[0]
+
+
+def scaled_slsqp_run(case: Case, start: FloatArray) -> tuple[FloatArray, int]:
+    """:func:`scaled_slsqp`'s allocation and its number of iterations."""
     batch = CurveBatch([channel.effective_curve for channel in case.channels])
     size, total = len(case.channels), case.total
     scale = float(batch.response(np.full(size, total / size)).sum())
@@ -215,7 +230,7 @@ def scaled_slsqp(case: Case, start: FloatArray) -> FloatArray:
             constraints=LinearConstraint(np.ones((1, size)), 1.0, 1.0),
             options={"maxiter": 1000, "ftol": 1e-9},
         )
-    return np.asarray(result.x, dtype=np.float64) * total
+    return np.asarray(result.x, dtype=np.float64) * total, int(result.nit)
 
 
 def raw_slsqp(case: Case, start: FloatArray) -> FloatArray:
@@ -288,7 +303,9 @@ def run_case(size: int, seed: int, starts: int, raw: bool) -> CaseResult:
         rounds,
     )
     ours_objective = objective(case, ours.allocation)
-    slsqp_objective = objective(case, scaled_slsqp(case, even))
+    slsqp_allocation, slsqp_iterations = scaled_slsqp_run(case, even)
+    slsqp_objective = objective(case, slsqp_allocation)
+    cold_seconds = statistics.median(cpu_per_call(cold_solve(case))[0] for _ in range(rounds))
     raw_seconds: float | None = None
     raw_objective: float | None = None
     if raw:
@@ -318,7 +335,20 @@ def run_case(size: int, seed: int, starts: int, raw: bool) -> CaseResult:
         reference_objective=reference,
         ours_status=ours.status,
         ours_nodes=ours.iterations,
+        slsqp_iterations=slsqp_iterations,
+        ours_cold_seconds=cold_seconds,
     )
+
+
+def cold_solve(case: Case) -> Callable[[], AllocationResult]:
+    """Our solver on channels built from their JSON form in each call, as a fresh request."""
+    documents = [channel.to_dict() for channel in case.channels]
+
+    def solve_fresh() -> AllocationResult:
+        channels = [Channel.from_dict(document) for document in documents]
+        return optimize_allocation(channels, case.total)
+
+    return solve_fresh
 
 
 def run(sizes: Sequence[int], seed: int, starts: int, raw: bool = True) -> list[CaseResult]:
@@ -407,9 +437,9 @@ def missed_targets(results: Sequence[CaseResult], solo: Sequence[SoloResult] = (
 
 def report(results: Sequence[CaseResult], solo: Sequence[SoloResult]) -> None:
     header = (
-        f"{'channels':>8} {'ours ms':>8} {'slsqp ms':>9} {'speedup':>8} {'raw ms':>9} "
-        f"{'vs raw':>7} {'ours obj':>12} {'vs slsqp':>9} {'vs raw':>9} {'gap to best':>11} "
-        f"{'nodes':>5}"
+        f"{'channels':>8} {'ours ms':>8} {'slsqp ms':>9} {'speedup':>8} {'slsqp it':>8} "
+        f"{'cold ms':>8} {'raw ms':>9} {'vs raw':>7} {'ours obj':>12} {'vs slsqp':>9} "
+        f"{'vs raw':>9} {'gap to best':>11} {'nodes':>5}"
     )
     print(header)
     for r in results:
@@ -423,10 +453,13 @@ def report(results: Sequence[CaseResult], solo: Sequence[SoloResult]) -> None:
             if r.raw_slsqp_objective is None
             else f"{(r.ours_objective - r.raw_slsqp_objective) / abs(r.raw_slsqp_objective):+.4%}"
         )
+        iterations = "-" if r.slsqp_iterations is None else str(r.slsqp_iterations)
+        cold_ms = "-" if r.ours_cold_seconds is None else f"{r.ours_cold_seconds * 1e3:.2f}"
         print(
             f"{r.size:>8} {r.ours_seconds * 1e3:>8.2f} {r.slsqp_seconds * 1e3:>9.2f} "
-            f"{r.speedup:>7.2f}x {raw_ms:>9} {raw_speedup:>7} {r.ours_objective:>12.3f} "
-            f"{versus_slsqp:>+9.4%} {versus_raw:>9} {reference:>11} {r.ours_nodes:>5}"
+            f"{r.speedup:>7.2f}x {iterations:>8} {cold_ms:>8} {raw_ms:>9} {raw_speedup:>7} "
+            f"{r.ours_objective:>12.3f} {versus_slsqp:>+9.4%} {versus_raw:>9} {reference:>11} "
+            f"{r.ours_nodes:>5}"
         )
     for entry in solo:
         times = ", ".join(f"{seconds * 1e3:.1f}" for seconds in entry.seconds)
