@@ -9,6 +9,7 @@ purpose instead of stopping the machine's shared services:
         proxy.cut()        # new connections refused, open ones reset
         proxy.blackhole()  # connections accepted, nothing ever answered
         proxy.slow(0.5)    # every chunk delayed by half a second, both ways
+        proxy.lose_replies()  # requests reach the server, its answers are dropped
         proxy.restore()    # back to a clean pipe on the same port
 
 The proxy runs its own event loop on a daemon thread, so sync and async tests drive it the same
@@ -26,7 +27,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-Mode = Literal["pass", "cut", "blackhole", "slow"]
+Mode = Literal["pass", "cut", "blackhole", "slow", "lose_replies"]
 T = TypeVar("T")
 _CHUNK = 64 * 1024
 
@@ -84,6 +85,11 @@ class FaultProxy:
         self.latency = seconds
         self._call(self._set_mode("slow"))
 
+    def lose_replies(self) -> None:
+        """Deliver what clients send, drop what the upstream answers: the server acts on a
+        request whose reply never arrives, as when a link fails between the two."""
+        self._call(self._set_mode("lose_replies"))
+
     def restore(self) -> None:
         """A clean pipe again, listening on the same port."""
         self._call(self._restore())
@@ -115,9 +121,10 @@ class FaultProxy:
         await self._close_all(reset=True)
 
     async def _restore(self) -> None:
-        # Open connections made under a blackhole never reached the upstream: drop them, so
-        # clients reconnect to a clean pipe instead of waiting on a dead one.
-        if self.mode == "blackhole":
+        # Open connections made under a blackhole never reached the upstream, and those that
+        # lost replies are out of step with their server: drop them, so clients reconnect to a
+        # clean pipe instead of waiting on a dead one.
+        if self.mode in ("blackhole", "lose_replies"):
             await self._close_all(reset=True)
         self.mode = "pass"
         self.latency = 0.0
@@ -155,16 +162,21 @@ class FaultProxy:
             return
         link.upstream = upstream_writer
         link.tasks = [
-            asyncio.create_task(self._pipe(reader, upstream_writer, link)),
-            asyncio.create_task(self._pipe(upstream_reader, writer, link)),
+            asyncio.create_task(self._pipe(reader, upstream_writer, link, replies=False)),
+            asyncio.create_task(self._pipe(upstream_reader, writer, link, replies=True)),
         ]
 
     async def _pipe(
-        self, source: asyncio.StreamReader, target: asyncio.StreamWriter, link: _Link
+        self,
+        source: asyncio.StreamReader,
+        target: asyncio.StreamWriter,
+        link: _Link,
+        *,
+        replies: bool,
     ) -> None:
         try:
             while data := await source.read(_CHUNK):
-                if self.mode == "blackhole":
+                if self.mode == "blackhole" or (replies and self.mode == "lose_replies"):
                     continue  # swallowed
                 if self.mode == "slow" and self.latency:
                     await asyncio.sleep(self.latency)

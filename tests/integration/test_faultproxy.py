@@ -68,3 +68,19 @@ def test_cut_resets_open_connections_and_refuses_new_ones(proxy: FaultProxy) -> 
         pass
     proxy.restore()
     assert client(proxy).ping() is True  # the same port again
+
+
+def test_lose_replies_lets_the_server_act_and_drops_its_answer(proxy: FaultProxy) -> None:
+    key = f"faultproxy-lost-reply-{time.monotonic_ns()}"
+    direct = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    proxied = client(proxy)
+    proxied.ping()
+    proxy.lose_replies()
+    with pytest.raises(redis.TimeoutError):
+        proxied.set(key, "written")
+    try:
+        assert direct.get(key) == b"written"  # the request arrived; only the reply was lost
+    finally:
+        direct.delete(key)
+    proxy.restore()
+    assert client(proxy).ping() is True

@@ -6,6 +6,9 @@ dead-letter queue. A job is acknowledged only after its actor returns, so a work
 mid-job loses nothing: RabbitMQ redelivers when the connection drops, SQS when the visibility
 timeout runs out, and Redis when the dead worker's heartbeat is older than
 ``broker_heartbeat_timeout_seconds`` (checked by every consumer each maintenance interval).
+A Redis call that fails mid-flight may have taken jobs whose reply never arrived: the worker
+then carries on under a new identity, so the old one's jobs come back the same way
+(:meth:`RoostRedisBroker.renew_identity`).
 
 Broker dead-letter queues keep the message as first enqueued, without its error. So that an
 operator sees why a job died, :class:`DeadLetters` hands every dead-lettered message, with its
@@ -22,17 +25,20 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
+import redis
 import structlog
 from dramatiq.broker import Consumer
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import dq_name, q_name, xq_name
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
 from roost.core.errors import DependencyUnavailable
@@ -141,8 +147,6 @@ def create_broker(
     ]
     dead_message_ttl_ms = settings.dead_letter_ttl_days * 86_400_000
     if kind == "redis":
-        import redis
-
         client = redis.Redis.from_url(
             target,
             socket_timeout=5,
@@ -196,6 +200,23 @@ class RoostRedisBroker(RedisBroker):
         self.delay_poll_ms = delay_poll_ms
         self._last_maintenance = threading.local()
 
+    @property
+    def consumer_class(self) -> type[Consumer]:
+        return _IdentityRenewingConsumer
+
+    def renew_identity(self) -> None:
+        """Carry on under a new worker id after a Redis call failed mid-flight.
+
+        A fetch moves message ids into this worker's set of unacknowledged messages and returns
+        them in its reply; if the reply is lost, nobody knows those messages are taken, and a
+        live worker keeps its id's heartbeat fresh, so maintenance never gives them back. Under
+        a new id the old one's heartbeat stops: one heartbeat timeout later maintenance requeues
+        everything it held. Jobs it was still running are acknowledged under the new id (a
+        no-op) and run once more: delivery is at least once, and every job is idempotent.
+        """
+        previous, self.broker_id = self.broker_id, str(uuid.uuid4())
+        log.warning("broker_identity_renewed", previous=previous, current=self.broker_id)
+
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         # A delay queue holds retries waiting out a backoff of at least job_min_backoff_ms:
         # polling it as often as a work queue only burns CPU (every idle poll is a Redis round
@@ -215,6 +236,36 @@ class RoostRedisBroker(RedisBroker):
             return 0
         self._last_maintenance.at = now
         return 1
+
+
+class _IdentityRenewingConsumer(_RedisConsumer):
+    """dramatiq's Redis consumer that renews its broker's identity when a call fails, since
+    the failed call may have taken messages this worker will never see (see
+    :meth:`RoostRedisBroker.renew_identity`)."""
+
+    broker: RoostRedisBroker
+
+    def __next__(self) -> dramatiq.MessageProxy | None:
+        try:
+            message: dramatiq.MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
+        except (ConnectionClosed, redis.RedisError):
+            self.broker.renew_identity()
+            raise
+        return message
+
+    def ack(self, message: dramatiq.MessageProxy) -> None:
+        try:
+            super().ack(message)  # type: ignore[no-untyped-call]
+        except (ConnectionClosed, redis.RedisError):
+            self.broker.renew_identity()
+            raise
+
+    def nack(self, message: dramatiq.MessageProxy) -> None:
+        try:
+            super().nack(message)  # type: ignore[no-untyped-call]
+        except (ConnectionClosed, redis.RedisError):
+            self.broker.renew_identity()
+            raise
 
 
 class DeadLetters(Middleware):
