@@ -73,6 +73,7 @@ ACTIONS: tuple[Action, ...] = (
     _action("optimizer.versions", "optimizer", "GET", rf"api/v1/models/{_ID}"),
     _action("optimizer.version", "optimizer", "GET", rf"api/v1/models/{_ID}/versions/\d{{1,9}}"),
     _action("optimizer.run", "optimizer", "POST", r"api/v1/optimize"),
+    _action("optimizer.results", "optimizer", "GET", r"api/v1/results"),
     _action("optimizer.result", "optimizer", "GET", rf"api/v1/results/{_ID}"),
     _action("optimizer.curves", "optimizer", "GET", rf"api/v1/optimize/{_ID}/curves\.svg"),
 )

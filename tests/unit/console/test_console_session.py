@@ -101,6 +101,13 @@ def test_only_an_admin_may_sign_in() -> None:
         ("kv", "GET", "api/v1/kv", "kv.list"),
         ("thumbnails", "POST", "api/v1/images", "thumbnails.upload"),
         ("optimizer", "POST", "api/v1/optimize", "optimizer.run"),
+        ("optimizer", "GET", "api/v1/results", "optimizer.results"),
+        (
+            "optimizer",
+            "GET",
+            "api/v1/results/0b6c1a7e-4f1e-4c55-9f0e-3d2b1a0c9e8d",
+            "optimizer.result",
+        ),
         ("bird-images", "GET", "media/photos/abc/300", "bird_images.media"),
     ],
 )
@@ -118,6 +125,7 @@ def test_offered_actions_are_found_by_role_method_and_path(
         ("kv", "GET", ".."),
         ("optimizer", "POST", "api/v1/models"),  # registering models is not a console action
         ("thumbnails", "DELETE", "api/v1/images/x"),
+        ("optimizer", "DELETE", "api/v1/results"),  # the history is read-only here
         ("nowhere", "GET", "api/v1/kv"),
     ],
 )

@@ -118,16 +118,17 @@ $("sign-out").addEventListener("click", async () => {
 
 const loaders = { overview: loadOverview, kv: loadKv, thumbnails: loadThumbnails, birds: loadBirds, optimizer: loadOptimizer };
 
+// "#optimizer/<result id>": a panel, and optionally the item it opens (a link to one result).
 function route() {
   if (!state.csrf) return;
-  const tab = (location.hash || "#overview").slice(1);
+  const [tab, item] = (location.hash || "#overview").slice(1).split("/");
   const current = loaders[tab] ? tab : "overview";
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== current;
   for (const link of document.querySelectorAll("#tabs a")) {
     if (link.dataset.tab === current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  loaders[current]();
+  loaders[current](item ? decodeURIComponent(item) : null);
 }
 window.addEventListener("hashchange", route);
 
@@ -363,6 +364,7 @@ function loadThumbnails() {
   }, 3000);
 }
 
+const OPTIMIZATION_ACTOR = "optimizer.run_optimization";
 const thumbnailUrl = (id, size) => role("thumbnails", `api/v1/images/${id}/thumbnails/${encodeURIComponent(size)}`);
 
 async function refreshGallery() {
@@ -387,13 +389,13 @@ async function refreshDeadLetters() {
     const { data } = await api("GET", role("thumbnails", "api/v1/dead-letters?limit=50"));
     // What the operator is inspecting stays open across refreshes.
     const open = new Set([...document.querySelectorAll("#dead-letters details[open]")].map((d) => d.dataset.id));
-    const rows = data.items.map((letter) => element("tr", { "data-testid": "dead-letter", "data-image": letter.image_id || "" },
-      element("td", { text: new Date(letter.dead_at).toLocaleString() }),
-      // Every queue's dead letters are listed here: an image's id, or the job's actor and argument.
-      element("td", { text: letter.image_id ? letter.image_id.slice(0, 8) : `${letter.actor_name.split(".")[0]} ${String((letter.args || [])[0] ?? "").slice(0, 8)}` }),
-      element("td", {}, element("details", { "data-id": letter.id, open: open.has(letter.id) }, element("summary", { text: (letter.error || "").slice(0, 60) || "no error recorded" }),
+    const rows = data.items.map((letter) => element("tr", { "data-testid": "dead-letter", "data-image": letter.image_id || "",
+      "data-actor": letter.actor_name, "data-job": String((letter.args || [])[0] ?? "") },
+      element("td", { "data-label": "When", text: new Date(letter.dead_at).toLocaleString() }),
+      element("td", { "data-label": "Job" }, deadLetterJob(letter)),
+      element("td", { "data-label": "Error" }, element("details", { "data-id": letter.id, open: open.has(letter.id) }, element("summary", { text: (letter.error || "").slice(0, 60) || "no error recorded" }),
         element("pre", { text: JSON.stringify(letter, null, 2) }))),
-      element("td", { text: String(letter.attempts) }),
+      element("td", { "data-label": "Attempts", text: String(letter.attempts) }),
       element("td", {}, element("button", { type: "button", text: "Redrive", "aria-label": `Redrive ${letter.id}`, onclick: () => redrive(letter.id) }))));
     $("dead-letters").replaceChildren(...rows);
     if (!rows.length) $("dead-letters").append(element("tr", {}, element("td", { colspan: "5", class: "muted", text: "No dead letters." })));
@@ -401,6 +403,17 @@ async function refreshDeadLetters() {
   } catch (error) {
     $("dead-letters").replaceChildren(element("tr", {}, element("td", { colspan: "5", class: "error", text: error.message })));
   }
+}
+
+// Every queue's dead letters are listed here: an image's id, an optimization (a link to its
+// result), or another actor's name and first argument.
+function deadLetterJob(letter) {
+  const argument = String((letter.args || [])[0] ?? "");
+  if (letter.image_id) return `image ${letter.image_id.slice(0, 8)}`;
+  if (letter.actor_name === OPTIMIZATION_ACTOR && argument) {
+    return element("a", { href: `#optimizer/${encodeURIComponent(argument)}`, text: `optimization ${argument.slice(0, 8)}` });
+  }
+  return `${letter.actor_name} ${argument.slice(0, 8)}`;
 }
 
 async function redrive(id) {
@@ -412,7 +425,7 @@ async function redrive(id) {
 }
 
 $("redrive-all").addEventListener("click", async () => {
-  if (!(await confirmAction("Send every pending dead letter back to the queue?", "Redrive all"))) return;
+  if (!(await confirmAction("Send every pending dead letter, of every queue, back to its queue?", "Redrive all"))) return;
   try {
     const { data } = await api("POST", role("thumbnails", "api/v1/dead-letters/redrive-all"));
     toast(`${data.redriven} job(s) redriven`);
@@ -554,18 +567,29 @@ $("bird-edit").addEventListener("submit", async (event) => {
 // ---------------------------------------------------------------------------------------------
 // Optimizer
 
-const optimizerState = { models: [], history: [] };
+const optimizerState = { models: [], resultsCursor: null };
+const RESULTS_PAGE = 10;
+const UNFINISHED = new Set(["queued", "running"]);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The optimizer's links are its own paths; the page reaches them through the console's relay.
+const optimizerLink = (link) => role("optimizer", new URL(link, location.origin).pathname.slice(1));
 
-async function loadOptimizer() {
-  if (optimizerState.models.length) return;
-  try {
-    const { data } = await api("GET", role("optimizer", "api/v1/models"));
-    optimizerState.models = data.items;
-    $("opt-model").replaceChildren(...data.items.map((m) => element("option", { value: m.name, text: m.name })));
-    await pickModel();
-  } catch (error) {
-    $("opt-status").textContent = error.message;
+async function loadOptimizer(resultId) {
+  if (!optimizerState.models.length) {
+    try {
+      const { data } = await api("GET", role("optimizer", "api/v1/models"));
+      optimizerState.models = data.items;
+      const options = () => data.items.map((m) => element("option", { value: m.name, text: m.name }));
+      $("opt-model").replaceChildren(...options());
+      $("opt-results-model").replaceChildren(element("option", { value: "", text: "any" }), ...options());
+      await pickModel();
+    } catch (error) {
+      $("opt-status").textContent = error.message;
+    }
   }
+  followResults();
+  await loadResults(false);
+  if (resultId) openResult(resultId);
 }
 
 async function pickModel() {
@@ -617,31 +641,59 @@ $("opt-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("opt-status").textContent = "Running…";
   try {
-    let { data } = await api("POST", role("optimizer", "api/v1/optimize"), { json: optimizeRequest() });
-    while (data.status === "queued" || data.status === "running") {
-      $("opt-status").textContent = `Job ${data.id.slice(0, 8)}: ${data.status}…`;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      ({ data } = await api("GET", role("optimizer", `api/v1/results/${data.id}`)));
-    }
-    showResult(data);
-    optimizerState.history.unshift(data);
-    renderHistory();
+    const { data } = await api("POST", role("optimizer", "api/v1/optimize"), { json: optimizeRequest() });
+    if (UNFINISHED.has(data.status)) loadResults(false); // the job shows in the list while it runs
+    showResult(await untilFinished(data));
+    loadResults(false);
   } catch (error) {
     $("opt-status").textContent = error.message;
   }
 });
 
+// A queued run's status, polled until its job has finished.
+async function untilFinished(result) {
+  let data = result;
+  while (UNFINISHED.has(data.status)) {
+    $("opt-status").textContent = `Job ${data.id.slice(0, 8)}: ${data.status}…`;
+    await sleep(1000);
+    ({ data } = await api("GET", role("optimizer", `api/v1/results/${data.id}`)));
+  }
+  return data;
+}
+
+async function openResult(id) {
+  $("opt-status").textContent = `Opening result ${id.slice(0, 8)}…`;
+  try {
+    const { data } = await api("GET", role("optimizer", `api/v1/results/${encodeURIComponent(id)}`));
+    showResult(await untilFinished(data));
+    $("opt-status").scrollIntoView({ block: "start" });
+  } catch (error) {
+    $("opt-status").textContent = error.status === 404 ? `No result ${id}.` : error.message;
+  }
+}
+
 function money(value) { return Number(value).toLocaleString(undefined, { maximumFractionDigits: 0 }); }
 
+function liftText(lift) {
+  if (!lift) return "—";
+  return lift.relative === null || lift.relative === undefined ? money(lift.absolute) : `${(lift.relative * 100).toFixed(1)}%`;
+}
+
 function showResult(data) {
-  if (data.status === "failed") { $("opt-status").textContent = `Failed: ${data.error}`; return; }
-  $("opt-status").textContent = `Done: ${data.solver ? data.solver.status : data.status} · result ${data.id.slice(0, 8)}`;
+  if (data.status === "failed") {
+    $("opt-result").hidden = true;
+    $("opt-status").textContent = `Failed: ${data.error ? data.error.message : "no reason given"} · result ${data.id.slice(0, 8)}`;
+    return;
+  }
+  const scenarios = data.scenarios ? ` of ${data.scenarios.length} totals` : "";
+  $("opt-status").textContent = `Done: ${data.kind} ${data.solver ? data.solver.status : data.status}${scenarios} · result ${data.id.slice(0, 8)}`;
+  // A sweep has no single allocation to chart: its scenarios are in the result's JSON.
+  if (!data.channels) { $("opt-result").hidden = true; return; }
   $("opt-result").hidden = false;
-  const lift = data.lift || {};
   $("opt-figures").replaceChildren(
     element("div", {}, element("span", { text: "Response before" }), element("strong", { text: money(data.predicted_response.before) })),
     element("div", {}, element("span", { text: "Response after" }), element("strong", { text: money(data.predicted_response.after) })),
-    element("div", {}, element("span", { text: "Lift" }), element("strong", { "data-testid": "opt-lift", text: lift.relative === null || lift.relative === undefined ? money(lift.absolute) : `${(lift.relative * 100).toFixed(1)}%` })),
+    element("div", {}, element("span", { text: "Lift" }), element("strong", { "data-testid": "opt-lift", text: liftText(data.lift) })),
     element("div", {}, element("span", { text: "Marginal ROI of the next unit" }), element("strong", { text: formatNumber(data.budget_marginal_roi, 3) })));
   $("opt-bars").replaceChildren(barChart(data.channels));
   $("opt-curves").src = role("optimizer", `api/v1/optimize/${data.id}/curves.svg`);
@@ -678,14 +730,65 @@ function barChart(channels) {
   return svg;
 }
 
-function renderHistory() {
-  $("opt-history").replaceChildren(...optimizerState.history.map((result) => element("li", {},
-    element("button", { type: "button", class: "link", onclick: () => showResult(result),
-      text: `${new Date(result.created_at).toLocaleTimeString()} · ${result.model.name} v${result.model.version} · lift ${result.lift && result.lift.relative !== null ? `${(result.lift.relative * 100).toFixed(1)}%` : "—"}` }),
-    " · ",
-    element("a", { href: role("optimizer", `api/v1/results/${result.id}`), target: "_blank", rel: "noopener", text: "JSON" }),
-    " · ",
-    element("a", { href: role("optimizer", `api/v1/optimize/${result.id}/curves.svg`), target: "_blank", rel: "noopener", text: "curves" }))));
+// ---------------------------------------------------------------------------------------------
+// Optimizer: past results (the optimizer's own list, newest first, in pages)
+
+async function loadResults(more) {
+  const params = new URLSearchParams({ limit: String(RESULTS_PAGE) });
+  if ($("opt-results-status").value) params.set("status", $("opt-results-status").value);
+  if ($("opt-results-model").value) params.set("model", $("opt-results-model").value);
+  if (more && optimizerState.resultsCursor) params.set("cursor", optimizerState.resultsCursor);
+  try {
+    const { data } = await api("GET", role("optimizer", `api/v1/results?${params}`));
+    const rows = data.items.map(resultRow);
+    if (more) $("opt-results").append(...rows);
+    else $("opt-results").replaceChildren(...rows);
+    if (!more && !rows.length) {
+      $("opt-results").append(element("tr", {}, element("td", { colspan: "5", class: "muted", text: "No results match: run one above." })));
+    }
+    optimizerState.resultsCursor = data.next_cursor;
+    $("opt-results-more").hidden = !data.next_cursor;
+  } catch (error) {
+    $("opt-results").replaceChildren(element("tr", {}, element("td", { colspan: "5", class: "error", text: error.message })));
+    $("opt-results-more").hidden = true;
+  }
 }
+
+function resultRow(result) {
+  const links = result.links || {};
+  const running = UNFINISHED.has(result.status);
+  const model = `${result.model.name} v${result.model.version}${result.kind === "optimize" ? "" : ` · ${result.kind}`}`;
+  return element("tr", { "data-testid": "opt-result", "data-id": result.id, "data-status": result.status },
+    element("td", { "data-label": "Created", text: new Date(result.created_at).toLocaleString() }),
+    element("td", { "data-label": "Model", text: model }),
+    element("td", { "data-label": "Status" }, element("span", { class: `badge ${result.status}`, "data-testid": "opt-result-status",
+      text: running ? `${result.status}…` : result.status, title: result.error ? result.error.message : null })),
+    element("td", { "data-label": "Lift", text: liftText(result.lift) }),
+    element("td", { class: "links" },
+      element("a", { href: `#optimizer/${result.id}`, "aria-label": `Open result ${result.id.slice(0, 8)}`, text: "Open" }),
+      " · ",
+      element("a", { href: optimizerLink(links.self || `/api/v1/results/${result.id}`), target: "_blank", rel: "noopener", text: "JSON" }),
+      links.curves_svg ? " · " : null,
+      links.curves_svg ? element("a", { href: optimizerLink(links.curves_svg), target: "_blank", rel: "noopener", text: "curves" }) : null));
+}
+
+// Rows of jobs still queued or running follow their job until it has finished.
+function followResults() {
+  if (followResults.timer) return;
+  followResults.timer = setInterval(async () => {
+    if ($("optimizer").hidden || !state.csrf) return;
+    const rows = [...$("opt-results").querySelectorAll("tr[data-id]")].filter((row) => UNFINISHED.has(row.dataset.status));
+    for (const row of rows) {
+      try {
+        const { data } = await api("GET", role("optimizer", `api/v1/results/${row.dataset.id}`));
+        if (data.status !== row.dataset.status) row.replaceWith(resultRow(data));
+      } catch { /* the next tick tries again; the role's card says whether it is down */ }
+    }
+  }, 1500);
+}
+
+$("opt-results-status").addEventListener("change", () => loadResults(false));
+$("opt-results-model").addEventListener("change", () => loadResults(false));
+$("opt-results-more").addEventListener("click", () => loadResults(true));
 
 startSession();
