@@ -7,8 +7,8 @@ Builders import their domain lazily so that ``roost serve kv`` loads nothing of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from dramatiq import Broker
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from roost.infra.dead_letters import FailureHooks
+    from roost.infra.dead_letters import FailureHooks, SendJob
     from roost.infra.storage import ObjectStore
     from roost.optimizer.config import OptimizerConfig
     from roost.thumbnails.service import ThumbnailsConfig
@@ -577,10 +577,6 @@ def api_roles() -> list[str]:
     return list(ROLE_BUILDERS)
 
 
-def default_port(role: str) -> int:
-    return ROLE_PORTS[role]
-
-
 def build_app(role: str, settings: Settings) -> FastAPI:
     try:
         builder = ROLE_BUILDERS[role]
@@ -596,3 +592,32 @@ def app_from_env() -> FastAPI:
     if settings.role is None:
         raise ValueError("ROOST_ROLE is not set")
     return build_app(settings.role, settings)
+
+
+# --- what operator commands (`roost maintenance`, `roost dlq`, `roost thumbnails ingest`) open
+
+
+@asynccontextmanager
+async def operator_redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A Redis client for one command, closed after it."""
+    client = redis_adapter.create_redis(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def operator_jobs(
+    settings: Settings,
+) -> AsyncIterator[tuple[ThumbnailAdapters, SendJob]]:
+    """The thumbnails adapters and a job sender for one command (ingest, dead-letter redrive),
+    closed after it."""
+    from roost.infra import queue
+    from roost.thumbnails.service import broker_sender
+
+    async with AsyncExitStack() as stack:
+        adapters = await open_thumbnail_adapters(settings, stack)
+        broker = queue.create_broker(settings)
+        stack.callback(broker.close)
+        yield adapters, broker_sender(broker)
