@@ -36,6 +36,11 @@ stuck where its marginal is tiny. We use branch and bound on concave envelopes:
   number of copies the root's rounding buys: each choice is concave and solved exactly, so the
   search starts from a good allocation, which is what matters when the node limit stops it.
 
+Problems of up to ``SMALL_PROBLEM_CHANNELS`` channels first try the root relaxation in pure
+Python (``small.py``): the same envelopes and water-filling on floats, several times faster
+than NumPy at that size, where each NumPy call's fixed cost dominates. When that root closes
+its answer is returned (the same certificate); otherwise the search below runs from scratch.
+
 The search stops when the best upper bound is within ``rel_tol`` of the best allocation found,
 so ``status == "optimal"`` is a certificate: no allocation beats ``objective`` by more than
 ``upper_bound - objective``. Choosing which S-curves to buy is a knapsack-like problem (NP-hard
