@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from roost.infra.dead_letters import FailureHooks, SendJob
     from roost.infra.storage import ObjectStore
     from roost.optimizer.config import OptimizerConfig
-    from roost.thumbnails.service import ThumbnailsConfig
+    from roost.thumbnails.config import ThumbnailsConfig
 
 
 async def open_redis(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Redis:
@@ -98,9 +98,9 @@ class ThumbnailAdapters:
 
 
 def thumbnails_config(settings: Settings) -> ThumbnailsConfig:
+    from roost.thumbnails.config import ThumbnailsConfig
     from roost.thumbnails.imaging import ImagingLimits
     from roost.thumbnails.presets import Presets
-    from roost.thumbnails.service import ThumbnailsConfig
 
     return ThumbnailsConfig(
         presets=Presets.from_names(settings.thumbnail_sizes, settings.thumbnail_default_sizes),
@@ -184,21 +184,20 @@ def build_thumbnails(settings: Settings) -> FastAPI:
             maintenance_flag = partial(redis_adapter.read_maintenance_flag, client)
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 
-    app = create_app(
+    return create_app(
         role="thumbnails", settings=settings, routers=[api.router, api.admin], setup=setup
     )
-    api.install_error_handlers(app)
-    return app
 
 
 def dead_letter_hooks() -> FailureHooks:
     """Each domain's failure hook, by actor, for the one dead-letter store (infra knows no
     domain): what a dead-lettered job, and its redrive, do to the domain's own record."""
     from roost.optimizer import dead_letters as optimizer_dead_letters
-    from roost.thumbnails import service as thumbnails_service
+    from roost.thumbnails import dead_letters as thumbnails_dead_letters
+    from roost.thumbnails.jobs import PROCESS_IMAGE_ACTOR
 
     return {
-        thumbnails_service.PROCESS_IMAGE_ACTOR: thumbnails_service.FAILURE_HOOK,
+        PROCESS_IMAGE_ACTOR: thumbnails_dead_letters.FAILURE_HOOK,
         optimizer_dead_letters.RUN_OPTIMIZATION_ACTOR: optimizer_dead_letters.FAILURE_HOOK,
     }
 

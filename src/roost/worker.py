@@ -108,7 +108,8 @@ def resident_bytes() -> int:
 
 def build_worker(settings: Settings) -> FastAPI:
     """The worker process's app: health and metrics over HTTP, the dramatiq worker inside."""
-    from roost.thumbnails import metrics, tasks
+    from roost.infra import queue_metrics
+    from roost.thumbnails import tasks
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
         adapters = await open_thumbnail_adapters(settings, stack)
@@ -167,13 +168,13 @@ def build_worker(settings: Settings) -> FastAPI:
                     )
                 async with _step("queue_depth"):
                     depth = await asyncio.to_thread(queue.queue_depth, broker, queue_name)
-                    metrics.QUEUE_DEPTH.labels(queue_name).set(depth.ready + depth.delayed)
+                    queue_metrics.QUEUE_DEPTH.labels(queue_name).set(depth.ready + depth.delayed)
                 async with _step("queue_oldest_job_age"):
                     age = await asyncio.to_thread(queue.oldest_ready_age, broker, queue_name)
-                    metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
+                    queue_metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
             async with _step("dead_letter_depth"):
                 pending = await dead_letters.count_pending(adapters.sessions)
-                metrics.DEAD_LETTER_DEPTH.set(pending)
+                queue_metrics.DEAD_LETTER_DEPTH.set(pending)
 
         await stack.enter_async_context(
             periodically(housekeeping, settings.worker_housekeeping_seconds, "worker-housekeeping")

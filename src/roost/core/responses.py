@@ -3,12 +3,16 @@
 Routes build their responses themselves (FastAPI's own serialization validates the body a second
 time and costs more than the route in the hot paths); a route with a ``response_model`` passes an
 instance of that model, so the model is what the body really is, validated when it is built.
+Models are rendered through orjson like plain data, so times keep the form every role has always
+answered with (``+00:00``; pydantic's own JSON would write ``Z``).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,9 +24,21 @@ def json_bytes(value: Any) -> bytes:
     """``value`` as JSON. Integers beyond 64 bits (valid JSON, which orjson refuses) are
     written as they are; they read back as floats, as JavaScript's JSON.parse reads them."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_as_json)
     except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, default=_as_json
+        ).encode()
+
+
+def _as_json(value: Any) -> Any:
+    """What orjson leaves to us: subclasses of the types it knows (asyncpg's UUID), and, for the
+    stdlib fallback, datetimes as orjson writes them."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def json_response(
@@ -31,9 +47,9 @@ def json_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """``body`` (a response model, or plain JSON data) as an ``application/json`` response."""
-    content = body.model_dump_json().encode() if isinstance(body, BaseModel) else json_bytes(body)
+    data = body.model_dump() if isinstance(body, BaseModel) else body
     return Response(
-        content,
+        json_bytes(data),
         status_code=status_code,
         media_type="application/json",
         headers=dict(headers) if headers is not None else None,

@@ -73,10 +73,12 @@ class DeadLetterError(DomainError):
 
 class DeadLetterNotFound(DeadLetterError):
     code = "dead_letter_not_found"
+    http_status = 404
 
 
 class AlreadyRedriven(DeadLetterError):
     code = "already_redriven"
+    http_status = 409
 
 
 # Called with the session of the transaction that records (or redrives) ``record``.

@@ -5,75 +5,59 @@ jobs (thumbnails and optimizer alike, filterable by ``actor``) from the one stor
 :mod:`roost.infra.dead_letters`; the thumbnails role serves them because it is the role with
 the database and the broker that operators already reach for them.
 
-Thin by design: parse, call :mod:`roost.thumbnails.service`, map domain errors to HTTP in one
-place (:func:`install_error_handlers`). Every bad input is a 4xx JSON envelope.
+Thin by design: parse, call :mod:`roost.thumbnails.service`, answer with the declared response
+model. Domain errors carry their own status (:mod:`roost.thumbnails.errors`) and the core
+renders them; every bad input is a 4xx JSON envelope.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import dramatiq
-import orjson
-import structlog
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from roost.core.auth import require_scopes
-from roost.core.errors import ApiError, DependencyUnavailable, DomainError, error_response
+from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.errors import ApiError
 from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
+from roost.core.responses import json_response
 from roost.infra import dead_letters
-from roost.infra.dead_letters import AlreadyRedriven, DeadLetterNotFound, DeadLetterRecord
-from roost.infra.storage import InvalidObjectKey, ObjectStore, StorageError, StorageUnavailable
+from roost.infra.dead_letters import DeadLetterRecord
+from roost.infra.storage import ObjectStore
 from roost.thumbnails import service
-from roost.thumbnails.errors import (
-    EmptyUpload,
-    ImageNotFound,
-    InvalidCursor,
-    InvalidImageId,
-    InvalidPrefix,
-    InvalidSizes,
-    InvalidUpload,
-    ThumbnailNotFound,
-    ThumbnailNotReady,
-    ThumbnailsError,
-    UploadTooLarge,
-)
-from roost.thumbnails.models import ImageRecord
+from roost.thumbnails.config import SendJob, Sessions, ThumbnailsConfig
+from roost.thumbnails.dead_letters import image_id_of
+from roost.thumbnails.errors import InvalidDeadLetterId, InvalidImageId, InvalidSizes, InvalidUpload
+from roost.thumbnails.models import ImageRecord, ImageStatus
 from roost.thumbnails.schemas import (
+    DeadLetterOut,
     DeadLetterPage,
     ImageAccepted,
     ImageOut,
     ImagePage,
     RedriveAllOut,
     RedriveOut,
+    ThumbnailOut,
+    Timings,
 )
-from roost.thumbnails.service import Sessions, ThumbnailsConfig
-
-log = structlog.get_logger("roost.thumbnails.api")
 
 API_PREFIX = "/api/v1"
 # Room for the multipart envelope around the largest accepted file.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
-
-_STATUS: dict[type[DomainError], int] = {
-    EmptyUpload: 400,
-    UploadTooLarge: 413,
-    InvalidUpload: 400,
-    InvalidSizes: 422,
-    InvalidImageId: 400,
-    InvalidCursor: 400,
-    InvalidPrefix: 400,
-    ImageNotFound: 404,
-    ThumbnailNotFound: 404,
-    DeadLetterNotFound: 404,
-    ThumbnailNotReady: 409,
-    AlreadyRedriven: 409,
-}
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_CHARS,
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+        description="The next_cursor of the previous page (opaque; a forged one is 400)",
+    ),
+]
 
 
 @dataclass
@@ -87,44 +71,10 @@ class ThumbnailsDeps:
     config: ThumbnailsConfig
     # Every actor's failure hook: the dead-letter routes redrive all queues' jobs.
     failure_hooks: dead_letters.FailureHooks = field(default_factory=dict)
-    send: service.SendJob = field(init=False)
+    send: SendJob = field(init=False)
 
     def __post_init__(self) -> None:
         self.send = service.broker_sender(self.broker)
-
-
-def to_api_error(error: DomainError) -> ApiError:
-    status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
-    details = {"status": error.status} if isinstance(error, ThumbnailNotReady) else None
-    return ApiError(status, error.code, error.message, details=details)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(_: Request, error: Exception) -> Response:
-        assert isinstance(error, DomainError)
-        api_error = to_api_error(error)
-        return error_response(
-            api_error.status_code, api_error.code, api_error.message, details=api_error.details
-        )
-
-    async def storage_error(_: Request, error: Exception) -> Response:
-        if isinstance(error, InvalidObjectKey):
-            return error_response(400, error.code, str(error))
-        if not isinstance(error, StorageUnavailable):
-            log.error("storage_error", error=f"{type(error).__name__}: {error}"[:300])
-        unavailable = DependencyUnavailable("storage")
-        return error_response(
-            unavailable.status_code,
-            unavailable.code,
-            unavailable.message,
-            headers=unavailable.headers,
-            details=unavailable.details,
-        )
-
-    app.add_exception_handler(ThumbnailsError, domain_error)
-    app.add_exception_handler(dead_letters.DeadLetterError, domain_error)
-    app.add_exception_handler(StorageError, storage_error)
-    app.add_exception_handler(InvalidObjectKey, storage_error)
 
 
 def _deps(request: Request) -> ThumbnailsDeps:
@@ -132,17 +82,11 @@ def _deps(request: Request) -> ThumbnailsDeps:
     return deps
 
 
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
-    )
-
-
 def status_url(image_id: object) -> str:
     return f"{API_PREFIX}/images/{image_id}"
 
 
-def image_json(record: ImageRecord) -> dict[str, Any]:
+def image_out(record: ImageRecord) -> ImageOut:
     def ms(later: datetime | None, earlier: datetime | None) -> float | None:
         if later is None or earlier is None:
             return None
@@ -150,76 +94,70 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
 
     url = status_url(record.id)
     thumbnails = {
-        size: {
-            "size": size,
-            "url": f"{url}/thumbnails/{size}",
-            "width": entry["width"],
-            "height": entry["height"],
-            "bytes": entry["bytes"],
-            "content_type": entry["content_type"],
-        }
+        size: ThumbnailOut(
+            size=size,
+            url=f"{url}/thumbnails/{size}",
+            width=entry["width"],
+            height=entry["height"],
+            bytes=entry["bytes"],
+            content_type=entry["content_type"],
+        )
         for size, entry in (record.thumbnails or {}).items()
     }
-    return {
-        "id": str(record.id),
-        "status": record.status,
-        "status_url": url,
-        "origin": record.origin,
-        "source_key": record.source_key,
-        "sizes": list(record.sizes),
-        "thumbnails": thumbnails,
-        "content_hash": record.content_hash,
-        "source_bytes": record.source_bytes,
-        "source_format": record.source_format,
-        "width": record.width,
-        "height": record.height,
-        "rejection_reason": record.rejection_reason,
-        "error": record.error,
-        "attempts": record.attempts,
-        "created_at": _iso(record.created_at),
-        "started_at": _iso(record.started_at),
-        "finished_at": _iso(record.finished_at),
-        "timings": {
-            "queued_ms": ms(record.started_at, record.created_at),
-            "processing_ms": ms(record.finished_at, record.started_at),
-            "upload_to_ready_ms": (
+    return ImageOut(
+        id=record.id,
+        status=record.status,
+        status_url=url,
+        origin=record.origin,
+        source_key=record.source_key,
+        sizes=list(record.sizes),
+        thumbnails=thumbnails,
+        content_hash=record.content_hash,
+        source_bytes=record.source_bytes,
+        source_format=record.source_format,
+        width=record.width,
+        height=record.height,
+        rejection_reason=record.rejection_reason,
+        error=record.error,
+        attempts=record.attempts,
+        created_at=record.created_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        timings=Timings(
+            queued_ms=ms(record.started_at, record.created_at),
+            processing_ms=ms(record.finished_at, record.started_at),
+            upload_to_ready_ms=(
                 ms(record.finished_at, record.created_at) if record.status == "done" else None
             ),
-        },
-    }
+        ),
+    )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+def dead_letter_out(record: DeadLetterRecord) -> DeadLetterOut:
+    return DeadLetterOut(
+        id=record.id,
+        message_id=record.message_id,
+        queue_name=record.queue_name,
+        actor_name=record.actor_name,
+        args=record.args,
+        image_id=image_id_of(record),
+        error=record.error,
+        attempts=record.attempts,
+        dead_at=record.dead_at,
+        redriven_at=record.redriven_at,
+        redrive_message_id=record.redrive_message_id,
+    )
 
 
-def _str_or_none(value: object | None) -> str | None:
-    return str(value) if value is not None else None
-
-
-def dead_letter_json(record: DeadLetterRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "message_id": record.message_id,
-        "queue_name": record.queue_name,
-        "actor_name": record.actor_name,
-        "args": record.args,
-        "image_id": _str_or_none(service.image_id_of(record)),
-        "error": record.error,
-        "attempts": record.attempts,
-        "dead_at": _iso(record.dead_at),
-        "redriven_at": _iso(record.redriven_at),
-        "redrive_message_id": record.redrive_message_id,
-    }
-
-
-def redrive_json(record: DeadLetterRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "image_id": _str_or_none(service.image_id_of(record)),
-        "actor_name": record.actor_name,
-        "redrive_message_id": record.redrive_message_id,
-    }
+def redrive_out(record: DeadLetterRecord) -> RedriveOut:
+    return RedriveOut.model_validate(
+        {
+            "id": record.id,
+            "image_id": image_id_of(record),
+            "actor_name": record.actor_name,
+            "redrive_message_id": record.redrive_message_id,
+        }
+    )
 
 
 router = APIRouter(prefix=f"{API_PREFIX}/images", tags=["thumbnails"])
@@ -258,15 +196,17 @@ async def upload_image(
     record = await service.accept_upload(
         deps.sessions, deps.sources, deps.send, deps.config, data, form_sizes or sizes
     )
-    body = {
-        "id": str(record.id),
-        "status": record.status,
-        "status_url": status_url(record.id),
-        "sizes": list(record.sizes),
-        "source_bytes": record.source_bytes,
-        "content_hash": record.content_hash,
-    }
-    return _json(body, 202, headers={"Location": status_url(record.id)})
+    body = ImageAccepted.model_validate(
+        {
+            "id": record.id,
+            "status": record.status,
+            "status_url": status_url(record.id),
+            "sizes": list(record.sizes),
+            "source_bytes": record.source_bytes,
+            "content_hash": record.content_hash,
+        }
+    )
+    return json_response(body, 202, headers={"Location": status_url(record.id)})
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
@@ -302,15 +242,14 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | N
 )
 async def list_images(
     request: Request,
-    status: Annotated[
-        Literal["queued", "processing", "done", "rejected", "failed"] | None, Query()
-    ] = None,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    status: Annotated[ImageStatus | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> Response:
     deps = _deps(request)
     page = await service.list_images(deps.sessions, status=status, cursor=cursor, limit=limit)
-    return _json({"items": [image_json(r) for r in page.items], "next_cursor": page.next_cursor})
+    items = [image_out(r) for r in page.items]
+    return json_response(ImagePage(items=items, next_cursor=page.next_cursor))
 
 
 @router.get(
@@ -322,7 +261,7 @@ async def list_images(
 async def get_image(request: Request, image_id: ImageIdPath) -> Response:
     deps = _deps(request)
     record = await service.get_image(deps.sessions, service.parse_image_id(image_id))
-    return _json(image_json(record), headers={"Cache-Control": "no-cache"})
+    return json_response(image_out(record), headers={"Cache-Control": "no-cache"})
 
 
 @router.get(
@@ -373,7 +312,7 @@ admin = APIRouter(
 async def list_dead_letters(
     request: Request,
     state: Annotated[Literal["pending", "redriven", "all"], Query()] = "pending",
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     actor: Annotated[
         str | None, Query(max_length=128, description="Only this actor's jobs (default: all)")
@@ -383,8 +322,8 @@ async def list_dead_letters(
     page = await service.list_dead_letters(
         deps.sessions, state=state, cursor=cursor, limit=limit, actor=actor
     )
-    items = [dead_letter_json(r) for r in page.items]
-    return _json({"items": items, "next_cursor": page.next_cursor})
+    items = [dead_letter_out(r) for r in page.items]
+    return json_response(DeadLetterPage(items=items, next_cursor=page.next_cursor))
 
 
 @admin.post("/redrive-all", response_model=RedriveAllOut, summary="Redrive every pending job")
@@ -398,7 +337,8 @@ async def redrive_all(
     records = await dead_letters.redrive_all(
         deps.sessions, deps.failure_hooks, deps.send, actor=actor
     )
-    return _json({"redriven": len(records), "items": [redrive_json(r) for r in records]})
+    items = [redrive_out(r) for r in records]
+    return json_response(RedriveAllOut(redriven=len(records), items=items))
 
 
 @admin.post(
@@ -418,6 +358,6 @@ async def redrive(
     try:
         parsed = service.parse_image_id(dead_letter_id)
     except InvalidImageId:
-        raise ApiError(400, "invalid_dead_letter_id", "a dead letter id is a UUID") from None
+        raise InvalidDeadLetterId("a dead letter id is a UUID") from None
     record = await dead_letters.redrive(deps.sessions, deps.failure_hooks, deps.send, parsed)
-    return _json(redrive_json(record), 202)
+    return json_response(redrive_out(record), 202)

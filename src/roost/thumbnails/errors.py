@@ -1,10 +1,14 @@
-"""What can go wrong with a thumbnails request or job, independent of HTTP.
+"""What can go wrong with a thumbnails request or job: each error's code and the HTTP status the
+core answers it with (one handler, :mod:`roost.core.errors`).
 
 :class:`~roost.thumbnails.imaging.ImageRejected` (a bad image) is imaging's own and is never an
 HTTP error: the upload was accepted, the image is recorded as ``rejected`` with its reason.
+A bad list cursor is the core's :class:`~roost.core.cursors.InvalidCursor`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from roost.core.errors import DomainError
 
@@ -23,34 +27,44 @@ class EmptyUpload(InvalidUpload):
 
 class UploadTooLarge(InvalidUpload):
     code = "file_too_large"
+    http_status = 413
 
 
 class InvalidSizes(ThumbnailsError):
     code = "invalid_sizes"
+    http_status = 422
 
 
 class InvalidImageId(ThumbnailsError):
     code = "invalid_image_id"
 
 
-class InvalidCursor(ThumbnailsError):
-    code = "invalid_cursor"
+class InvalidDeadLetterId(ThumbnailsError):
+    code = "invalid_dead_letter_id"
 
 
 class ImageNotFound(ThumbnailsError):
     code = "image_not_found"
+    http_status = 404
 
 
 class ThumbnailNotFound(ThumbnailsError):
     code = "thumbnail_not_found"
+    http_status = 404
 
 
 class ThumbnailNotReady(ThumbnailsError):
-    code = "thumbnail_not_ready"
+    """The image has the size but is not ``done``; ``image_status`` says what it is."""
 
-    def __init__(self, message: str, status: str) -> None:
+    code = "thumbnail_not_ready"
+    http_status = 409
+
+    def __init__(self, message: str, image_status: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.image_status = image_status
+
+    def details(self) -> Any:
+        return {"status": self.image_status}
 
 
 class InvalidPrefix(ThumbnailsError):
@@ -58,6 +72,7 @@ class InvalidPrefix(ThumbnailsError):
 
 
 class SourceNotCommitted(ThumbnailsError):
-    """A job arrived before its image record was visible: retried, never a verdict."""
+    """A job arrived before its image record was visible: retried, never a verdict (a worker
+    error, never answered over HTTP)."""
 
     code = "image_not_visible_yet"

@@ -1,9 +1,10 @@
 """Prometheus metrics of the image pipeline (the alert rules in
-``deploy/observability/prometheus/rules/thumbnails.yml`` read these names)."""
+``deploy/observability/prometheus/rules/thumbnails.yml`` read these names). The queue and
+dead-letter gauges are every queue's: :mod:`roost.infra.queue_metrics`."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 PROCESSING_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 # Dense below the 1 s p95 target so histogram_quantile is accurate there.
@@ -24,18 +25,6 @@ IMAGE_UPLOAD_TO_READY_SECONDS = Histogram(
     "image_upload_to_ready_seconds",
     "From the upload's record to its thumbnails being ready (database clock)",
     buckets=READY_BUCKETS,
-)
-QUEUE_DEPTH = Gauge(
-    "queue_depth", "Jobs waiting in a queue (ready or delayed)", ["queue"], multiprocess_mode="max"
-)
-QUEUE_OLDEST_JOB_AGE = Gauge(
-    "queue_oldest_job_age_seconds",
-    "How long the oldest ready job of a queue has waited for a worker",
-    ["queue"],
-    multiprocess_mode="max",
-)
-DEAD_LETTER_DEPTH = Gauge(
-    "dead_letter_depth", "Dead-lettered jobs not redriven yet", multiprocess_mode="max"
 )
 IMAGE_BYTES_IN = Counter("image_bytes_in_total", "Source image bytes processed")
 IMAGE_BYTES_OUT = Counter("image_bytes_out_total", "Thumbnail bytes stored")

@@ -6,8 +6,9 @@ Dead-lettered jobs are the queue's: :mod:`roost.infra.dead_letters`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -27,8 +28,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.infra.db import Base
 
-STATUSES = ("queued", "processing", "done", "rejected", "failed")
-FINAL_STATUSES = ("done", "rejected")
+ImageStatus = Literal["queued", "processing", "done", "rejected", "failed"]
+STATUSES: tuple[ImageStatus, ...] = get_args(ImageStatus)
+# A job that finds its image in one of these does nothing: the image's fate is decided.
+FINAL_STATUSES: tuple[ImageStatus, ...] = ("done", "rejected")
+ImageOrigin = Literal["upload", "ingest"]
+ORIGINS: tuple[ImageOrigin, ...] = get_args(ImageOrigin)
+
+
+def one_of(column: str, values: Sequence[str]) -> str:
+    """The CHECK that ``column`` holds one of ``values``: the same tuple the code uses."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
 
 
 class ImageRecord(Base):
@@ -39,11 +50,8 @@ class ImageRecord(Base):
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         UniqueConstraint("source_key", name="uq_thumbnail_images_source_key"),
-        CheckConstraint(
-            "status IN ('queued', 'processing', 'done', 'rejected', 'failed')",
-            name="ck_thumbnail_images_status",
-        ),
-        CheckConstraint("origin IN ('upload', 'ingest')", name="ck_thumbnail_images_origin"),
+        CheckConstraint(one_of("status", STATUSES), name="ck_thumbnail_images_status"),
+        CheckConstraint(one_of("origin", ORIGINS), name="ck_thumbnail_images_origin"),
         Index("ix_thumbnail_images_created", text("created_at DESC"), text("id DESC")),
         Index(
             "ix_thumbnail_images_status_created", "status", text("created_at DESC"), text("id DESC")
@@ -52,8 +60,8 @@ class ImageRecord(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     source_key: Mapped[str] = mapped_column(String(1024))
-    origin: Mapped[str] = mapped_column(String(16))  # "upload" | "ingest"
-    status: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[ImageOrigin] = mapped_column(String(16))
+    status: Mapped[ImageStatus] = mapped_column(String(16))
     sizes: Mapped[list[str]] = mapped_column(JSONB)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     source_bytes: Mapped[int | None] = mapped_column(BigInteger)

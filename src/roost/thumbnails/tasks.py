@@ -32,10 +32,12 @@ import structlog
 
 from roost.infra.queue import wait_out_outages
 from roost.infra.storage import ObjectStore, join_key
-from roost.thumbnails import metrics, service
+from roost.thumbnails import jobs, metrics
+from roost.thumbnails.config import Sessions, ThumbnailsConfig
 from roost.thumbnails.errors import SourceNotCommitted
 from roost.thumbnails.imaging import ImageRejected, inspect, make_thumbnails
-from roost.thumbnails.service import Outcome, Sessions, StoredThumbnail, ThumbnailsConfig
+from roost.thumbnails.jobs import Job, Outcome, StoredThumbnail
+from roost.thumbnails.service import parse_image_id
 
 log = structlog.get_logger("roost.thumbnails.worker")
 
@@ -59,7 +61,7 @@ class ImageProcessor:
     def process(self, image_id: str) -> str:
         """Process one image; returns ``done``, ``rejected`` or ``skipped`` (already final)."""
         started = time.perf_counter()
-        job = self._claim(service.parse_image_id(image_id))
+        job = self._claim(parse_image_id(image_id))
         if job is None:
             log.info("job_skipped", image_id=image_id, reason="already final")
             return "skipped"
@@ -79,7 +81,7 @@ class ImageProcessor:
 
         stored = [self._store(job.source_key, content_hash, t) for t in made]
         outcome = Outcome(content_hash, len(data), info.format, info.width, info.height, stored)
-        ready_after = self.run(service.complete_job(self.sessions, job.image_id, outcome))
+        ready_after = self.run(jobs.complete_job(self.sessions, job.image_id, outcome))
         elapsed = time.perf_counter() - started
         if ready_after is None:
             log.info("job_duplicate", image_id=image_id)
@@ -101,10 +103,10 @@ class ImageProcessor:
         )
         return "done"
 
-    def _claim(self, image_id: uuid.UUID) -> service.Job | None:
+    def _claim(self, image_id: uuid.UUID) -> Job | None:
         for pause in (*RECORD_WAIT_SECONDS, None):
             try:
-                job: service.Job | None = self.run(service.claim_job(self.sessions, image_id))
+                job: Job | None = self.run(jobs.claim_job(self.sessions, image_id))
                 return job
             except SourceNotCommitted:
                 if pause is None:
@@ -127,11 +129,9 @@ class ImageProcessor:
             etag=hashlib.sha256(thumbnail.data).hexdigest()[:32],
         )
 
-    def _reject(
-        self, job: service.Job, rejected: ImageRejected, content_hash: str, size: int
-    ) -> str:
+    def _reject(self, job: Job, rejected: ImageRejected, content_hash: str, size: int) -> str:
         changed = self.run(
-            service.reject_job(
+            jobs.reject_job(
                 self.sessions,
                 job.image_id,
                 reason=rejected.reason,
@@ -146,7 +146,7 @@ class ImageProcessor:
         return "rejected"
 
 
-def source_hash(job: service.Job, data: bytes) -> str:
+def source_hash(job: Job, data: bytes) -> str:
     """The upload's recorded hash when the stored object still has the recorded size, else the
     hash of what was read (an ingested object, or one replaced since): hashing 3 MB again costs
     2 ms, a few percent of a 12 MP job."""
@@ -171,7 +171,7 @@ def register_actors(
     actor: dramatiq.Actor[Any, Any] = dramatiq.Actor(
         process_image,
         broker=broker,
-        actor_name=service.PROCESS_IMAGE_ACTOR,
+        actor_name=jobs.PROCESS_IMAGE_ACTOR,
         queue_name=processor.config.queue_name,
         priority=0,
         options={"max_retries": max_retries, "time_limit": time_limit_ms},

@@ -26,7 +26,7 @@ from tests.support.roost_cli import run_cli
 
 from roost.core.settings import Settings
 from roost.optimizer.dead_letters import RUN_OPTIMIZATION_ACTOR
-from roost.thumbnails.service import PROCESS_IMAGE_ACTOR
+from roost.thumbnails.jobs import PROCESS_IMAGE_ACTOR
 
 pytestmark = pytest.mark.integration
 

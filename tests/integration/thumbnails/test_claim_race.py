@@ -16,7 +16,7 @@ from sqlalchemy.util import await_only
 
 from roost.core.settings import Settings
 from roost.infra import db
-from roost.thumbnails import service
+from roost.thumbnails import jobs
 from roost.thumbnails.errors import SourceNotCommitted
 
 pytestmark = pytest.mark.integration
@@ -58,8 +58,8 @@ async def test_a_record_committed_between_the_claims_two_statements_is_claimed_n
     try:
         # The update saw no record, the next statement sees it queued: try again, not skip.
         with pytest.raises(SourceNotCommitted):
-            await service.claim_job(sessions, image_id)
-        job = await service.claim_job(sessions, image_id)
+            await jobs.claim_job(sessions, image_id)
+        job = await jobs.claim_job(sessions, image_id)
     finally:
         event.remove(
             engine.sync_engine,

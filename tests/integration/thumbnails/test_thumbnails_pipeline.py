@@ -19,7 +19,7 @@ from thumbnail_images import jpeg, png, svg, truncated_jpeg
 from roost.core.settings import Settings
 from roost.infra import queue
 from roost.infra.storage import open_store
-from roost.thumbnails.service import PROCESS_IMAGE_ACTOR
+from roost.thumbnails.jobs import PROCESS_IMAGE_ACTOR
 
 pytestmark = pytest.mark.integration
 

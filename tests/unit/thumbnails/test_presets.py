@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from roost.thumbnails.errors import InvalidCursor, InvalidSizes
+from roost.core.cursors import InvalidCursor, encode_cursor
+from roost.thumbnails.errors import InvalidSizes
 from roost.thumbnails.imaging import ThumbnailSpec
 from roost.thumbnails.presets import MAX_SIZES_PER_IMAGE, Presets, parse_preset
-from roost.thumbnails.service import decode_cursor, encode_cursor
+from roost.thumbnails.service import decode_position, encode_position
 
 PRESETS = Presets.from_names(["150", "300", "600", "150x150"], ["150", "300", "600"])
 
@@ -57,15 +58,24 @@ def test_defaults_must_be_allowed_sizes() -> None:
         Presets.from_names(["150"], [])
 
 
-def test_cursor_round_trips() -> None:
+def test_page_position_round_trips() -> None:
     at = datetime(2025, 11, 24, 10, 30, 1, 123456, tzinfo=UTC)
     row_id = uuid.uuid4()
-    assert decode_cursor(encode_cursor(at, row_id)) == (at, row_id)
+    assert decode_position(encode_position(at, row_id)) == (at, row_id)
 
 
 @pytest.mark.parametrize(
-    "cursor", ["", "not base64 !", "bm9wZQ", "WzEsMl0", "WyIyMDI1LTExLTI0VDEwOjMwOjAxIiwieCJd"]
+    "cursor",
+    [
+        "",
+        "not base64 !",
+        "bm9wZQ",
+        encode_cursor(1, 2),
+        encode_cursor("2025-11-24T10:30:01+00:00", "x"),  # no UUID
+        encode_cursor("yesterday", str(uuid.uuid4())),  # no time
+        encode_cursor("2025-11-24T10:30:01", str(uuid.uuid4())),  # a time without its zone
+    ],
 )
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        decode_cursor(cursor)
+        decode_position(cursor)

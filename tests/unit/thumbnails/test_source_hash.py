@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from roost.thumbnails.service import Job
+from roost.thumbnails.jobs import Job
 from roost.thumbnails.tasks import source_hash
 
 DATA = b"\xff\xd8 some jpeg bytes"
