@@ -230,9 +230,7 @@ def build_optimizer(settings: Settings) -> FastAPI:
         )
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 
-    app = create_app(role="optimizer", settings=settings, routers=[api.router], setup=setup)
-    api.install_error_handlers(app)
-    return app
+    return create_app(role="optimizer", settings=settings, routers=[api.router], setup=setup)
 
 
 def optimizer_config(settings: Settings) -> OptimizerConfig:

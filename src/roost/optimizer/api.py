@@ -1,8 +1,8 @@
 """HTTP routes of the optimizer: model registry, predict, optimize, results and charts.
 
 Thin by design: parse, call one use case of :mod:`roost.optimizer.service`, add the links a
-result view points to (this layer knows its routes), map domain errors to HTTP in one place
-(:func:`to_api_error`).
+result view points to (this layer knows its routes), answer. Domain errors declare their own
+status (:mod:`roost.optimizer.errors`) and core renders them.
 
 Auth: registering or archiving a model needs the ``admin`` scope. Everything else needs the
 ``optimize`` scope when ``ROOST_OPTIMIZER_REQUIRE_AUTH`` is on (the default in production) and
@@ -15,74 +15,30 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from roost.core.auth import ADMIN_SCOPE, Principal, current_principal, require_scopes
-from roost.core.errors import ApiError, error_response
+from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
 from roost.core.openapi import answers, error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
+from roost.core.responses import json_response
 from roost.optimizer import charts, service
 from roost.optimizer.config import OptimizerDeps
-from roost.optimizer.errors import (
-    ConstraintError,
-    InvalidCurve,
-    OptimizerError,
-    ResultNotFound,
-    ResultNotReady,
-    TargetUnreachable,
-)
 from roost.optimizer.models import UNFINISHED_STATUSES
-from roost.optimizer.registry import (
-    InvalidModel,
-    ModelNotFound,
-    ModelVersionNotFound,
-    NoActiveVersion,
+from roost.optimizer.registry import MODEL_NAME_PATTERN
+from roost.optimizer.schemas import (
+    ModelIn,
+    OptimizeRequest,
+    PredictRequest,
+    ResultPage,
+    ResultStatus,
+    ResultSummary,
+    StatusIn,
 )
-from roost.optimizer.schemas import ModelIn, OptimizeRequest, PredictRequest, StatusIn
 
 OPTIMIZE_SCOPE = "optimize"
 MAX_VERSION = 2**31 - 1
-
-_STATUS: list[tuple[type[OptimizerError], int]] = [
-    (ModelNotFound, 404),
-    (ModelVersionNotFound, 404),
-    (ResultNotFound, 404),
-    (NoActiveVersion, 409),
-    (ResultNotReady, 409),
-]
-
-
-def to_api_error(error: OptimizerError) -> ApiError:
-    status = next((s for cls, s in _STATUS if isinstance(error, cls)), 422)
-    details: dict[str, Any] | None = None
-    if isinstance(error, ConstraintError):
-        details = {"field": error.constraint}
-    elif isinstance(error, InvalidModel):
-        details = {"field": error.field}
-    elif isinstance(error, InvalidCurve):
-        details = {"field": error.parameter}
-    elif isinstance(error, TargetUnreachable):
-        details = {"field": "target", "max_achievable": error.max_achievable}
-    return ApiError(status, error.code, error.message, details=details)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def handle(_: Request, error: Exception) -> Response:
-        assert isinstance(error, OptimizerError)
-        api_error = to_api_error(error)
-        return error_response(
-            api_error.status_code, api_error.code, api_error.message, details=api_error.details
-        )
-
-    app.add_exception_handler(OptimizerError, handle)
-
-
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
-    )
 
 
 def _deps(request: Request) -> OptimizerDeps:
@@ -135,7 +91,7 @@ async def list_models(
     summaries = await service.list_models(_deps(request).sessions, limit=limit, after=after)
     items = [summary.as_dict() for summary in summaries]
     next_after = items[-1]["name"] if len(items) == limit else None
-    return _json({"items": items, "next_after": next_after})
+    return json_response({"items": items, "next_after": next_after})
 
 
 @router.post(
@@ -157,7 +113,7 @@ async def register_model(request: Request, body: ModelIn) -> Response:
     location = request.app.url_path_for(
         "model_version", name=version.name, version=str(version.version)
     )
-    return _json(
+    return json_response(
         version.as_dict() | {"created": created},
         201 if created else 200,
         {"Location": str(location)},
@@ -172,7 +128,7 @@ async def register_model(request: Request, body: ModelIn) -> Response:
 )
 async def model_versions(request: Request, name: ModelNamePath) -> Response:
     versions = await service.model_versions(_deps(request).sessions, name)
-    return _json({"name": name, "versions": [version.as_dict() for version in versions]})
+    return json_response({"name": name, "versions": [version.as_dict() for version in versions]})
 
 
 @router.get(
@@ -187,7 +143,7 @@ async def model_version(
     version: VersionPath,
 ) -> Response:
     found = await service.model_version(_deps(request).sessions, name, version)
-    return _json(found.as_dict())
+    return json_response(found.as_dict())
 
 
 @router.patch(
@@ -203,7 +159,7 @@ async def set_model_status(
     body: StatusIn,
 ) -> Response:
     changed = await service.set_model_status(_deps(request).sessions, name, version, body.status)
-    return _json(changed.as_dict())
+    return json_response(changed.as_dict())
 
 
 @router.post(
@@ -216,7 +172,7 @@ async def predict(
     request: Request, name: ModelNamePath, body: PredictRequest, version: VersionQuery = None
 ) -> Response:
     result = await service.predict_spend(_deps(request).sessions, name, version, body.budget)
-    return _json(result)
+    return json_response(result)
 
 
 @router.post(
@@ -230,8 +186,38 @@ async def optimize(request: Request, body: OptimizeRequest) -> Response:
     view = with_links(request, outcome.view)
     location = view["links"]["self"]
     if outcome.queued:
-        return _json(view, 202, {"Location": location, "Retry-After": "1"})
-    return _json(view, 200, {"Location": location})
+        return json_response(view, 202, {"Location": location, "Retry-After": "1"})
+    return json_response(view, 200, {"Location": location})
+
+
+@router.get(
+    "/results",
+    dependencies=reader,
+    summary="Past results, newest first (keyset pages: follow next_cursor)",
+    response_model=ResultPage,
+    responses=error_responses(400),
+)
+async def list_results(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_CHARS,
+            pattern=CURSOR_PATTERN,
+            description="The next_cursor of the previous page (opaque; a forged one is 400)",
+        ),
+    ] = None,
+    status: Annotated[ResultStatus | None, Query(description="Only results in this state")] = None,
+    model: Annotated[
+        str | None, Query(pattern=MODEL_NAME_PATTERN, description="Only results of this model")
+    ] = None,
+) -> Response:
+    page = await service.list_results(
+        _deps(request).sessions, limit=limit, cursor=cursor, status=status, model=model
+    )
+    items = [ResultSummary.model_validate(with_links(request, item)) for item in page.items]
+    return json_response(ResultPage(items=items, next_cursor=page.next_cursor))
 
 
 @router.get(
@@ -243,7 +229,7 @@ async def optimize(request: Request, body: OptimizeRequest) -> Response:
 async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
     view = with_links(request, await service.get_result(_deps(request).sessions, result_id))
     headers = {"Retry-After": "1"} if view["status"] in UNFINISHED_STATUSES else None
-    return _json(view, headers=headers)
+    return json_response(view, headers=headers)
 
 
 @router.get(

@@ -66,7 +66,8 @@ class OptimizationResultRow(Base):
     __tablename__ = "optimizer_results"
     __table_args__ = (
         CheckConstraint(one_of("status", RESULT_STATUSES), name="ck_optimizer_results_status"),
-        Index("ix_optimizer_results_created_at", "created_at"),
+        # Newest-first keyset pages of GET /api/v1/results: (created_at, id) is unique.
+        Index("ix_optimizer_results_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -31,14 +31,17 @@ _MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
 class ModelNotFound(OptimizerError):
     code = "model_not_found"
+    http_status = 404
 
 
 class ModelVersionNotFound(OptimizerError):
     code = "model_version_not_found"
+    http_status = 404
 
 
 class NoActiveVersion(OptimizerError):
     code = "no_active_version"
+    http_status = 409
 
 
 class InvalidModel(OptimizerError):
@@ -49,6 +52,9 @@ class InvalidModel(OptimizerError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+    def details(self) -> Any:
+        return {"field": self.field}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Stored optimization results: new rows, lookups and their JSON views.
+"""Stored optimization results: new rows, lookups, newest-first pages, and their JSON views.
 
 Views carry no URLs: the API layer adds each result's ``links`` (it knows its routes).
 """
@@ -7,16 +7,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roost.optimizer.errors import ResultNotFound
 from roost.optimizer.models import OptimizationResultRow
 from roost.optimizer.registry import ModelVersion
 from roost.optimizer.schemas import OptimizeRequest
+
+# What a page of results shows of a finished result's body: enough to compare runs, not the
+# whole allocation (a sweep over a thousand totals is megabytes).
+SUMMARY_FIELDS = ("total", "predicted_response", "lift")
+
+
+@dataclass(frozen=True)
+class ResultPosition:
+    """Where a newest-first page of results stopped: the last result it showed."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    items: list[dict[str, Any]]
+    next_position: ResultPosition | None
 
 
 def new_result_row(
@@ -58,6 +77,37 @@ async def result_row_by_id(
     return row
 
 
+async def page_of_results(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: ResultPosition | None,
+    status: str | None,
+    model: str | None,
+) -> ResultPage:
+    """Newest first; ``after`` is the last result of the previous page. Results stored while
+    a client pages are newer than its first page, so later pages neither repeat nor skip one."""
+    columns = OptimizationResultRow
+    query: Select[tuple[Any, ...]] = select(
+        *_SUMMARY_COLUMNS,
+        *(columns.result[name].label(name) for name in SUMMARY_FIELDS),
+    )
+    if after is not None:
+        query = query.where(
+            tuple_(columns.created_at, columns.id) < tuple_(after.created_at, after.id)
+        )
+    if status is not None:
+        query = query.where(columns.status == status)
+    if model is not None:
+        query = query.where(columns.model_name == model)
+    query = query.order_by(columns.created_at.desc(), columns.id.desc()).limit(limit + 1)
+    rows = (await session.execute(query)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    items = [_summary(row._mapping) for row in rows]
+    last = rows[-1] if more else None
+    return ResultPage(items, ResultPosition(last.created_at, last.id) if last else None)
+
+
 def result_view(row: OptimizationResultRow) -> dict[str, Any]:
     """A result as ``GET /api/v1/results/{id}`` shows it, without its links."""
     view = _head({name: getattr(row, name) for name in _HEAD_COLUMNS})
@@ -82,6 +132,17 @@ _HEAD_COLUMNS = (
     "started_at",
     "finished_at",
 )
+_SUMMARY_COLUMNS = tuple(getattr(OptimizationResultRow, name) for name in (*_HEAD_COLUMNS, "error"))
+
+
+def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field always present (null when it does not apply), so a page's items have one
+    shape whatever their status."""
+    done, failed = row["status"] == "done", row["status"] == "failed"
+    return _head(row) | {
+        "error": row["error"] if failed else None,
+        **{name: row[name] if done else None for name in SUMMARY_FIELDS},
+    }
 
 
 def _head(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Numbers are strict floats (``true`` or ``"12"`` are not spend), finite, and at m
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -132,3 +132,50 @@ class ModelIn(_Closed):
 
 class StatusIn(_Closed):
     status: Literal["active", "archived"]
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+ResultStatus = Literal["queued", "running", "done", "failed"]  # models.RESULT_STATUSES
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: int
+
+
+class ResultLinks(BaseModel):
+    self: str = Field(description="This result: GET it for the whole allocation")
+    curves_svg: str | None = Field(
+        None, description="Its chart, once a single optimization is done"
+    )
+    curves_png: str | None = None
+
+
+class ResultSummary(BaseModel):
+    """One past result in a page: what it was, how it ended, where the rest of it is."""
+
+    id: str
+    status: ResultStatus
+    kind: Literal["optimize", "sweep"]
+    objective: str
+    model: ModelRef
+    channel_count: int
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    links: ResultLinks
+    error: dict[str, Any] | None = Field(description="Why it failed (status failed only)")
+    total: float | None = Field(description="Budget allocated (a done optimization only)")
+    predicted_response: dict[str, float] | None = Field(
+        description="before and after (a done sweep: before)"
+    )
+    lift: dict[str, float | None] | None = Field(description="absolute and relative (done only)")
+
+
+class ResultPage(BaseModel):
+    items: list[ResultSummary]
+    next_cursor: str | None = Field(description="Pass back as cursor for the next (older) page")

@@ -9,6 +9,7 @@ over ``async_channel_threshold`` channels and every sweep go to the queue instea
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roost.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 from roost.infra.db import unit_of_work
 from roost.optimizer import registry
 from roost.optimizer.charts import Chart, compact, curves_chart
@@ -36,7 +38,13 @@ from roost.optimizer.planning import (
     validate_request,
 )
 from roost.optimizer.registry import ModelSummary, ModelVersion
-from roost.optimizer.results import new_result_row, result_row_by_id, result_view
+from roost.optimizer.results import (
+    ResultPosition,
+    new_result_row,
+    page_of_results,
+    result_row_by_id,
+    result_view,
+)
 from roost.optimizer.schemas import OptimizeRequest
 from roost.optimizer.solver import predict
 
@@ -89,6 +97,30 @@ async def optimize(
 async def get_result(sessions: Sessions, result_id: str) -> dict[str, Any]:
     async with unit_of_work(sessions) as session:
         return result_view(await result_row_by_id(session, result_id))
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def list_results(
+    sessions: Sessions,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    model: str | None,
+) -> ResultsPage:
+    """Past results, newest first, as summaries; ``cursor`` is a previous page's
+    ``next_cursor`` (a forged one is :class:`InvalidCursor`)."""
+    after = _position_of(cursor) if cursor else None
+    async with unit_of_work(sessions) as session:
+        page = await page_of_results(session, limit=limit, after=after, status=status, model=model)
+    last = page.next_position
+    next_cursor = encode_cursor(last.created_at.isoformat(), str(last.id)) if last else None
+    return ResultsPage(page.items, next_cursor)
 
 
 async def predict_spend(
@@ -195,6 +227,17 @@ async def set_model_status(
 ) -> ModelVersion:
     async with unit_of_work(sessions) as session:
         return await registry.set_status(session, name, version, status)
+
+
+def _position_of(cursor: str) -> ResultPosition:
+    created_at, result_id = decode_cursor(cursor, (str, str))
+    try:
+        position = ResultPosition(datetime.fromisoformat(created_at), uuid.UUID(result_id))
+    except ValueError:
+        raise InvalidCursor() from None
+    if position.created_at.tzinfo is None:  # compared with timestamptz, which needs a zone
+        raise InvalidCursor()
+    return position
 
 
 async def _model_for(

@@ -14,7 +14,7 @@ from roost.optimizer.models import (
     OptimizationResultRow,
     ResponseModelRow,
 )
-from roost.optimizer.schemas import StatusIn
+from roost.optimizer.schemas import ResultStatus, StatusIn
 
 
 def check_text(table: Table, name: str) -> str:
@@ -29,6 +29,7 @@ def test_result_status_check_lists_every_status_the_code_uses() -> None:
     assert text == "status IN ('queued', 'running', 'done', 'failed')"  # as migration 0601 wrote it
     assert set(UNFINISHED_STATUSES) | set(FINAL_STATUSES) == set(RESULT_STATUSES)
     assert not set(UNFINISHED_STATUSES) & set(FINAL_STATUSES)
+    assert get_args(ResultStatus) == RESULT_STATUSES  # what GET /api/v1/results filters on
 
 
 def test_model_status_check_matches_the_statuses_the_api_accepts() -> None:
