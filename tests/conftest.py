@@ -1,7 +1,14 @@
-"""Shared fixtures: the machine's real Postgres, Redis and RabbitMQ.
+"""Shared fixtures: the machine's real Postgres, Redis and RabbitMQ, and what every suite
+builds on them.
 
-Locally a missing service skips the tests that need it; in CI (``CI=true``) it fails them,
-because a green run that tested nothing is worse than a red one.
+Locally a missing service skips the tests that need it; in CI (``CI=true``, ``1`` or ``yes``) it
+fails them, because a green run that tested nothing is worse than a red one. Where a service
+lives comes from its test URL (``ROOST_TEST_*_URL``), and the probe reads host and port from it.
+
+A suite (a directory's conftest.py) gets ``make_settings``, ``token_for`` and ``admin_headers``
+by defining one fixture, ``settings_defaults``: what its tests' settings hold unless a test
+overrides it. Its fresh database comes from ``migrated_database``, and what its tests leave in
+the shared brokers goes with ``forget_broker_state``.
 """
 
 from __future__ import annotations
@@ -10,18 +17,38 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from tests.prerequisites import missing
+from tests.support.parallel import redis_db
+
+if TYPE_CHECKING:
+    from roost.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# The Redis server; tests pick their database index on it (redis_url: /9).
+REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 POSTGRES_URL = os.environ.get(
     "ROOST_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 RABBITMQ_URL = os.environ.get("ROOST_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+DEFAULT_PORTS = {"redis": 6379, "postgresql": 5432, "amqp": 5672}
+# What every suite's settings hold unless it says otherwise.
+BASE_TEST_SETTINGS: dict[str, Any] = {"environment": "test", "log_level": "WARNING"}
+
+
+def endpoint(url: str) -> tuple[str, int]:
+    """The host and port a service URL points at (the scheme's default port if it names none)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    return parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORTS[scheme]
+
+
+REDIS_HOST, REDIS_PORT = endpoint(REDIS_URL)
 
 
 def port_open(host: str, port: int) -> bool:
@@ -53,19 +80,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    require_service("Redis", REDIS_HOST, REDIS_PORT)
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+    require_service("Redis", *endpoint(REDIS_URL))
+    # Each xdist worker flushes a database of its own (9 serially and on gw0).
+    return urlsplit(REDIS_URL)._replace(path=f"/{redis_db(9)}").geturl()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("PostgreSQL", *endpoint(POSTGRES_URL))
     return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> str:
-    require_service("RabbitMQ", "127.0.0.1", 5672)
+    require_service("RabbitMQ", *endpoint(RABBITMQ_URL))
     return RABBITMQ_URL
 
 
@@ -131,6 +159,80 @@ def fresh_database_url(postgres_url: str) -> Iterator[Callable[[str], str]]:
     yield create
     for name in created:
         execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_database(fresh_database_url: Callable[[str], str]) -> Callable[..., str]:
+    """``migrated_database(prefix, branch=None)``: a fresh database migrated to ``branch@head``
+    (every branch when ``branch`` is None), dropped at the end of the session."""
+    from roost.infra import migrate
+
+    def create(prefix: str, branch: str | None = None) -> str:
+        url = fresh_database_url(prefix)
+        if branch is None:
+            migrate.upgrade(url)
+        else:
+            migrate.upgrade(url, f"{branch}@head")
+        return url
+
+    return create
+
+
+@pytest.fixture
+def settings_defaults() -> dict[str, Any]:
+    """A suite's settings for its tests; its conftest.py overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def make_settings(settings_defaults: dict[str, Any]) -> Callable[..., Settings]:
+    """``make_settings(**overrides)``: the suite's settings for one test."""
+    from roost.core.settings import load_settings
+
+    def build(**overrides: Any) -> Settings:
+        return load_settings(**{**BASE_TEST_SETTINGS, **settings_defaults, **overrides})
+
+    return build
+
+
+@pytest.fixture
+def token_for(make_settings: Callable[..., Settings]) -> Callable[..., dict[str, str]]:
+    """``token_for(*scopes, subject=…)``: headers with a JWT the suite's settings accept."""
+    from roost.core.auth import issue_token
+
+    def headers(*scopes: str, subject: str = "tester") -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(make_settings(), subject, scopes)}"}
+
+    return headers
+
+
+@pytest.fixture
+def admin_headers(token_for: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return token_for("admin", subject="ops")
+
+
+def forget_broker_state(settings: Settings, queues: Iterable[str]) -> None:
+    """Remove what a test left in the shared Redis or RabbitMQ: every key under its broker
+    namespace, or ``queues`` with their delay and dead-letter queues. Name only queues the test
+    made its own: RabbitMQ has no namespace, and a default name may be in use elsewhere."""
+    assert settings.broker_url is not None
+    if settings.broker_url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(settings.broker_url)
+        keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    elif settings.broker_url.startswith("amqp"):
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+        channel = connection.channel()
+        for name in queues:
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(name + suffix)  # RabbitMQ: a missing queue is no error
+        connection.close()
 
 
 @pytest.fixture

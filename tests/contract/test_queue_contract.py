@@ -14,6 +14,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+from tests.conftest import forget_broker_state
 
 from roost.core.settings import Settings, load_settings
 from roost.infra import queue
@@ -46,7 +47,7 @@ def settings(request: pytest.FixtureRequest, unique: str) -> Iterator[Settings]:
         broker_visibility_timeout_seconds=2,
     )
     yield built
-    _forget_queues(built)
+    forget_broker_state(built, [built.thumbnails_queue])
 
 
 class Recorder:
@@ -101,24 +102,40 @@ def make_actor(
     )
 
 
+class Acknowledgements(dramatiq.Middleware):
+    """The ids of the messages the worker acknowledged to the broker, thread-safely."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.lock = threading.Lock()
+
+    def after_ack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        with self.lock:
+            self.ids.append(message.message_id)
+
+
 def test_each_job_runs_once_and_is_acknowledged(settings: Settings) -> None:
     recorder = Recorder()
-    broker = queue.create_broker(settings)
+    acknowledged = Acknowledgements()
+    broker = queue.create_broker(settings, extra_middleware=[acknowledged])
 
     def store_result(value: int) -> None:
         recorder.call(value)
 
     make_actor(broker, settings, store_result)
-    for value in range(5):
-        queue.send(broker, settings.thumbnails_queue, "store_result", [value])
+    sent = {
+        queue.send(broker, settings.thumbnails_queue, "store_result", [value]).message_id
+        for value in range(5)
+    }
     worker = running_worker(broker, settings)
     try:
-        wait_until(lambda: len(recorder.calls) == 5)
-        time.sleep(1.0)  # an unacknowledged job would come back meanwhile (heartbeat 1 s)
+        # Once acknowledged a job cannot come back; one never acknowledged keeps this waiting.
+        wait_until(lambda: len(recorder.calls) == 5 and set(acknowledged.ids) == sent)
     finally:
         worker.stop()
         broker.close()
     assert sorted(value for _, value in recorder.calls) == [0, 1, 2, 3, 4]
+    assert sorted(acknowledged.ids) == sorted(sent)  # each once
     depth = queue.queue_depth(queue.create_broker(settings), settings.thumbnails_queue)
     assert (depth.ready, depth.delayed, depth.dead) == (0, 0, 0)
 
@@ -267,25 +284,3 @@ def test_a_job_over_its_time_limit_is_interrupted(settings: Settings) -> None:
 
 def _explode() -> None:
     raise RuntimeError("bug")
-
-
-def _forget_queues(settings: Settings) -> None:
-    """Remove what a test left in the shared brokers."""
-    assert settings.broker_url is not None
-    name = settings.thumbnails_queue
-    if settings.broker_url.startswith("redis"):
-        import redis
-
-        client = redis.Redis.from_url(settings.broker_url)
-        keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-    elif settings.broker_url.startswith("amqp"):
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-        channel = connection.channel()
-        for queue_name in (name, f"{name}.DQ", f"{name}.XQ"):
-            channel.queue_delete(queue_name)
-        connection.close()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import dramatiq
 import pytest
-import redis
+from tests.conftest import forget_broker_state
 from tests.faultproxy import FaultProxy
 
 from roost.core.settings import Settings, load_settings
@@ -42,11 +42,7 @@ def direct(redis_url: str, unique: str) -> Iterator[Settings]:
         broker_maintenance_interval_seconds=0.2,
     )
     yield settings
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    forget_broker_state(settings, [settings.thumbnails_queue])
 
 
 def test_a_job_whose_fetch_reply_was_lost_is_delivered_again(direct: Settings) -> None:

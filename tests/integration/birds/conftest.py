@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from birds_helpers import ADMIN_KEY, READER_KEY
 
-from roost.core.auth import issue_token
-from roost.core.settings import Settings, load_settings
+from roost.core.settings import Settings
 
 IMAGE_ANSWER = {
     "name": "any bird",
@@ -26,16 +25,9 @@ IMAGE_ANSWER = {
 
 
 @pytest.fixture(scope="session")
-def new_birds_database(fresh_database_url: Callable[[str], str]) -> Callable[[], str]:
+def new_birds_database(migrated_database: Callable[..., str]) -> Callable[[], str]:
     """``new_birds_database()``: a migrated, empty database dropped at the end of the session."""
-    from roost.infra import migrate
-
-    def create() -> str:
-        url = fresh_database_url("roost_birds")
-        migrate.upgrade(url, "birds@head")
-        return url
-
-    return create
+    return lambda: migrated_database("roost_birds", "birds")
 
 
 @pytest.fixture(scope="session")
@@ -63,21 +55,14 @@ def image_service(upstream: Any) -> Any:
 
 
 @pytest.fixture
-def make_settings(birds_database: str, dead_url: str) -> Callable[..., Settings]:
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "environment": "test",
-            "database_url": birds_database,
-            "bird_images_url": dead_url,
-            "thumbnails_url": dead_url,
-            "api_keys": [f"ops:{ADMIN_KEY}:admin", f"viewer:{READER_KEY}:read"],
-            "bird_image_budget_ms": 300,
-            "log_level": "WARNING",
-        }
-        values.update(overrides)
-        return load_settings(**values)
-
-    return build
+def settings_defaults(birds_database: str, dead_url: str) -> dict[str, Any]:
+    return {
+        "database_url": birds_database,
+        "bird_images_url": dead_url,
+        "thumbnails_url": dead_url,
+        "api_keys": [f"ops:{ADMIN_KEY}:admin", f"viewer:{READER_KEY}:read"],
+        "bird_image_budget_ms": 300,
+    }
 
 
 @pytest.fixture
@@ -92,10 +77,5 @@ def birds_client(make_settings: Callable[..., Settings], serve_asgi: Any) -> Cal
 
 
 @pytest.fixture
-def admin_headers(make_settings: Callable[..., Settings]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(make_settings(), 'ops', ['admin'])}"}
-
-
-@pytest.fixture
-def reader_headers(make_settings: Callable[..., Settings]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(make_settings(), 'viewer', ['read'])}"}
+def reader_headers(token_for: Callable[..., dict[str, str]]) -> dict[str, str]:
+    return token_for("read", subject="viewer")

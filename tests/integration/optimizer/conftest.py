@@ -11,20 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.support.parallel import redis_db
 
-from roost.core.auth import issue_token
-from roost.core.settings import Settings, load_settings
+from roost.core.settings import Settings
 
-OPTIMIZER_REDIS_DB = 13
+OPTIMIZER_REDIS_DB = redis_db(13)
 
 
 @pytest.fixture(scope="session")
-def optimizer_database(fresh_database_url: Callable[[str], str]) -> str:
-    from roost.infra import migrate
+def optimizer_database(migrated_database: Callable[..., str]) -> str:
     from roost.optimizer.demo import seed_demo_model
 
-    url = fresh_database_url("roost_optimizer")
-    migrate.upgrade(url, "optimizer@head")
+    url = migrated_database("roost_optimizer", "optimizer")
     seed_demo_model(url)
     return url
 
@@ -35,46 +33,25 @@ def optimizer_redis_url(redis_url: str) -> str:
 
 
 @pytest.fixture
-def make_settings(
+def settings_defaults(
     optimizer_database: str, optimizer_redis_url: str, unique: str
-) -> Callable[..., Settings]:
-    """Settings for one test; the rate limit is out of the way unless a test sets it."""
-
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "environment": "test",
-            "database_url": optimizer_database,
-            "redis_url": optimizer_redis_url,
-            "broker_url": optimizer_redis_url,
-            "broker_namespace": f"t{unique}",
-            "optimizer_queue": f"opt-{unique}",
-            "optimizer_rate_per_second": 1000.0,
-            "optimizer_rate_burst": 1000,
-            # Polling only at startup: redis-py can swallow the cancellation of a poll that is
-            # mid-command at shutdown, and core.background.periodically then loops forever.
-            # The maintenance test polls fast on purpose.
-            "maintenance_poll_seconds": 30.0,
-            "job_min_backoff_ms": 20,
-            "job_max_backoff_ms": 200,
-            "log_level": "WARNING",
-        }
-        values.update(overrides)
-        return load_settings(**values)
-
-    return build
-
-
-@pytest.fixture
-def token_for(make_settings: Callable[..., Settings]) -> Callable[..., dict[str, str]]:
-    def headers(*scopes: str, subject: str = "tester") -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(make_settings(), subject, scopes)}"}
-
-    return headers
-
-
-@pytest.fixture
-def admin_headers(token_for: Callable[..., dict[str, str]]) -> dict[str, str]:
-    return token_for("admin", subject="ops")
+) -> dict[str, Any]:
+    """The rate limit is out of the way unless a test sets it."""
+    return {
+        "database_url": optimizer_database,
+        "redis_url": optimizer_redis_url,
+        "broker_url": optimizer_redis_url,
+        "broker_namespace": f"t{unique}",
+        "optimizer_queue": f"opt-{unique}",
+        "optimizer_rate_per_second": 1000.0,
+        "optimizer_rate_burst": 1000,
+        # Polling only at startup: redis-py can swallow the cancellation of a poll that is
+        # mid-command at shutdown, and core.background.periodically then loops forever.
+        # The maintenance test polls fast on purpose.
+        "maintenance_poll_seconds": 30.0,
+        "job_min_backoff_ms": 20,
+        "job_max_backoff_ms": 200,
+    }
 
 
 @pytest.fixture

@@ -13,52 +13,35 @@ from typing import Any
 
 import pytest
 
-from roost.core.auth import issue_token
-from roost.core.settings import Settings, load_settings
+from roost.core.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def thumbnails_database(fresh_database_url: Callable[[str], str]) -> str:
-    from roost.infra import migrate
-
-    url = fresh_database_url("roost_thumbs")
-    migrate.upgrade(url)
-    return url
+def thumbnails_database(migrated_database: Callable[..., str]) -> str:
+    return migrated_database("roost_thumbs")
 
 
 @pytest.fixture
-def make_settings(
+def settings_defaults(
     thumbnails_database: str, redis_url: str, tmp_path: Path, unique: str
-) -> Callable[..., Settings]:
-    """Settings for one test: its own broker namespace and storage folder."""
-
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": thumbnails_database,
-            "redis_url": redis_url,
-            "broker_url": redis_url,
-            "storage_url": (tmp_path / "objects").as_uri(),
-            "broker_namespace": f"t{unique}",
-            "thumbnails_queue": f"thumbs-{unique}",
-            "job_min_backoff_ms": 20,
-            "job_max_backoff_ms": 200,
-            "worker_housekeeping_seconds": 0.2,
-            "worker_threads": 2,
-            # The in-process worker measures pytest's own memory, which passes the production
-            # ceiling late in a full run; the ceiling then SIGTERMs pytest (and make) itself.
-            # Its behaviour is tested on a real `roost worker` in tests/e2e.
-            "worker_max_memory_mb": 1 << 20,
-            "log_level": "WARNING",
-        }
-        values.update(overrides)
-        return load_settings(**values)
-
-    return build
-
-
-@pytest.fixture
-def admin_headers(make_settings: Callable[..., Settings]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(make_settings(), 'ops', ['admin'])}"}
+) -> dict[str, Any]:
+    """Each test gets its own broker namespace and storage folder."""
+    return {
+        "database_url": thumbnails_database,
+        "redis_url": redis_url,
+        "broker_url": redis_url,
+        "storage_url": (tmp_path / "objects").as_uri(),
+        "broker_namespace": f"t{unique}",
+        "thumbnails_queue": f"thumbs-{unique}",
+        "job_min_backoff_ms": 20,
+        "job_max_backoff_ms": 200,
+        "worker_housekeeping_seconds": 0.2,
+        "worker_threads": 2,
+        # The in-process worker measures pytest's own memory, which passes the production
+        # ceiling late in a full run; the ceiling then SIGTERMs pytest (and make) itself.
+        # Its behaviour is tested on a real `roost worker` in tests/e2e.
+        "worker_max_memory_mb": 1 << 20,
+    }
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 from PIL import Image
 from prometheus_client import REGISTRY
+from tests.conftest import forget_broker_state
 from tests.support.roost_cli import run_cli
 from thumbnail_images import jpeg, png, svg, truncated_jpeg
 
-from roost.core.settings import Settings
 from roost.infra import queue
 from roost.infra.storage import open_store
 from roost.thumbnails.jobs import PROCESS_IMAGE_ACTOR
@@ -28,28 +30,17 @@ pytestmark = pytest.mark.integration
 def broker_url(request: pytest.FixtureRequest, make_settings) -> Iterator[str]:
     url: str = request.getfixturevalue(f"{request.param}_url")
     yield url
-    forget_broker_state(make_settings(broker_url=url))
+    settings = make_settings(broker_url=url)
+    forget_broker_state(settings, [settings.thumbnails_queue])
 
 
-def forget_broker_state(settings: Settings) -> None:
-    """Remove the queues a test left in the shared Redis or RabbitMQ."""
-    assert settings.broker_url is not None
-    if settings.broker_url.startswith("redis"):
-        import redis
-
-        client = redis.Redis.from_url(settings.broker_url)
-        keys = list(client.scan_iter(f"{settings.broker_namespace}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        return
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
-    channel = connection.channel()
-    for suffix in ("", ".DQ", ".XQ"):
-        channel.queue_delete(settings.thumbnails_queue + suffix)
-    connection.close()
+def unacknowledged(broker: RedisBroker, queue_name: str) -> int:
+    """Jobs of ``queue_name`` (and its retry queue) the broker still holds: waiting, being
+    processed, or due for a retry. dramatiq's Redis broker keeps each message in the queue's
+    ``.msgs`` hash until it is acknowledged."""
+    prefix = f"{broker.namespace}:"
+    names = (queue_name, dq_name(queue_name))
+    return sum(int(broker.client.hlen(f"{prefix}{name}.msgs")) for name in names)
 
 
 def sample(name: str, labels: dict[str, str] | None = None) -> float:
@@ -150,12 +141,11 @@ async def test_duplicate_deliveries_store_and_count_once(
     async with platform(settings) as (api, _):
         done = await wait_for(api, image_id, {"done"})
         queue.send(broker, settings.thumbnails_queue, PROCESS_IMAGE_ACTOR, [image_id])
+        assert isinstance(broker, RedisBroker)
         deadline = time.monotonic() + 10
-        while queue.queue_depth(broker, settings.thumbnails_queue).ready and (
-            time.monotonic() < deadline
-        ):
+        while unacknowledged(broker, settings.thumbnails_queue):  # every delivery finished
+            assert time.monotonic() < deadline, "deliveries still unacknowledged"
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # let the last delivery finish
         again = (await api.get(f"/api/v1/images/{image_id}")).json()
     broker.close()
 
