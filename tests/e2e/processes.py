@@ -1,5 +1,6 @@
 """Roles as real ``roost`` processes, for the end-to-end tests.
 
+``running_roles`` starts a set of roles on a fresh database, ready, for a module's tests;
 ``birds_environment`` builds the environment the bird roles share, ``migrate`` runs
 ``roost migrate`` (which also seeds the catalog) and ``Role`` starts, stops and kills one
 ``roost serve <role>`` (or ``roost worker``) on a port of its own, waiting for ``/readyz``.
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roost.infra.embedded import free_port
+# Re-exported: the e2e tests take their ports and platform offsets from here.
+from tests.support.parallel import free_port
+from tests.support.parallel import free_port_offset as free_port_offset
+
+from roost.core.settings import CONSOLE_PEER_URL_SETTINGS
 
 ROOST = [sys.executable, "-m", "roost"]
 BIRD_ROLES = ("bird-images", "birds", "frontend")
@@ -118,14 +122,40 @@ def birds_environment(
         ROOST_REDIS_URL=redis_url,
         ROOST_STORAGE_URL=(data_dir / "objects").as_uri(),
         ROOST_DATA_DIR=str(data_dir),
-        ROOST_BIRD_IMAGES_URL=f"http://127.0.0.1:{ports['bird-images']}",
-        ROOST_BIRDS_API_URL=f"http://127.0.0.1:{ports['birds']}",
         ROOST_ACCESS_LOG="false",
     )
-    if "thumbnails" in ports:
-        env["ROOST_THUMBNAILS_URL"] = f"http://127.0.0.1:{ports['thumbnails']}"
+    # Every service URL names the role running here, as the ConfigMap does in a cluster.
+    for role, setting in CONSOLE_PEER_URL_SETTINGS.items():
+        if role in ports:
+            env[f"ROOST_{setting.upper()}"] = f"http://127.0.0.1:{ports[role]}"
     env.update(extra)
     return env, ports
+
+
+@contextlib.contextmanager
+def running_roles(
+    name: str,
+    fresh_database_url: Callable[[str], str],
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    roles: tuple[str, ...],
+    **extra: str,
+) -> Iterator[dict[str, Role]]:
+    """``roles`` on a fresh database ``roost_<name>``, Redis as their store and broker (a
+    namespace of their own), each role's URL given to its peers; migrated, ready, and stopped
+    when the block ends. ``extra`` is more environment."""
+    data_dir = tmp_path_factory.mktemp(name)
+    env, ports = birds_environment(
+        fresh_database_url(f"roost_{name}"),
+        redis_url,
+        data_dir,
+        roles=roles,
+        ROOST_BROKER_URL=redis_url,
+        ROOST_BROKER_NAMESPACE=f"{name.replace('_', '')}{uuid.uuid4().hex[:10]}",
+        **extra,
+    )
+    with migrated_roles(env, ports, data_dir) as running:
+        yield running
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -168,24 +198,6 @@ def migrated_roles(
         yield roles
     finally:
         stop_roles(roles)
-
-
-def free_port_offset(*ports: int) -> int:
-    """A `roost up --port-offset` under which every one of ``ports`` is free on loopback."""
-    for _ in range(50):
-        offset = random.randint(20000, 50000)
-        if all(_is_free(port + offset) for port in ports):
-            return offset
-    raise RuntimeError(f"no offset found with {ports} all free")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_ready(

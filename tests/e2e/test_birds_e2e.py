@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image, ImageDraw
-from tests.e2e.processes import (
-    BIRD_ROLES,
-    Role,
-    birds_environment,
-    migrated_roles,
-)
+from tests.e2e.processes import BIRD_ROLES, Role, running_roles
 
-pytestmark = pytest.mark.e2e
+# timing: its latency and throughput gates run alone, after the parallel phase of make test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
 
@@ -37,19 +32,16 @@ def roles(
     redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Role]]:
-    tmp = tmp_path_factory.mktemp("birds-e2e")
-    env, ports = birds_environment(
-        fresh_database_url("roost_birds_e2e"),
+    with running_roles(
+        "birds_e2e",
+        fresh_database_url,
         redis_url,
-        tmp,
+        tmp_path_factory,
         roles=(*BIRD_ROLES, "thumbnails", "worker"),
         # Recovery within the test: the birds API tries the image service again after 1 s.
         ROOST_BIRD_IMAGE_BREAKER_RESET_SECONDS="1",
         ROOST_API_KEYS=f"e2e:{ADMIN_KEY}:admin",
-        ROOST_BROKER_URL=redis_url,
-        ROOST_BROKER_NAMESPACE=f"e2e{uuid.uuid4().hex[:10]}",
-    )
-    with migrated_roles(env, ports, tmp) as running:
+    ) as running:
         yield running
 
 

@@ -23,8 +23,7 @@ import httpx
 import pytest
 from tests.e2e.processes import Role, migrate, role_environment
 from tests.support.nginx import HOSTS, Nginx, running_nginx
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port, redis_db
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +37,7 @@ def platform(
     tmp_path: Path, redis_url: str, fresh_database_url: Callable[[str], str]
 ) -> Iterator[tuple[Nginx, dict[str, Role]]]:
     env = role_environment(
-        ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/15",
+        ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + f"/{redis_db(15)}",
         ROOST_DATABASE_URL=fresh_database_url("drill_nginx"),
         ROOST_DATA_DIR=str(tmp_path),
         ROOST_ACCESS_LOG="false",

@@ -22,8 +22,7 @@ from PIL import Image
 from tests.conftest import REDIS_HOST, REDIS_PORT, require_service
 from tests.e2e.processes import Role, migrate, role_environment, stored_image_ids
 from tests.faultproxy import FaultProxy
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port, redis_db
 
 pytestmark = pytest.mark.e2e
 
@@ -51,8 +50,8 @@ def roles(
         proxied = database_url.replace(f"@{target}/", f"@127.0.0.1:{proxy.port}/")
         env = role_environment(
             ROOST_DATABASE_URL=proxied,
-            ROOST_REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/13",
-            ROOST_BROKER_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/13",
+            ROOST_REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db(13)}",
+            ROOST_BROKER_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db(13)}",
             ROOST_STORAGE_URL=(tmp_path / "objects").as_uri(),
             ROOST_DATA_DIR=str(tmp_path),
             ROOST_ACCESS_LOG="false",

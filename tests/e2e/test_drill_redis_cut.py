@@ -20,8 +20,7 @@ import pytest
 from tests.conftest import REDIS_HOST, REDIS_PORT, require_service
 from tests.e2e.processes import Role, migrate, role_environment
 from tests.faultproxy import FaultProxy
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port, redis_db
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +66,7 @@ def test_redis_cut_under_load(tmp_path: Path, fresh_database_url: Callable[[str]
     prefix = f"drill-{uuid.uuid4().hex[:8]}"
     with FaultProxy(REDIS_HOST, REDIS_PORT) as proxy:
         env = role_environment(
-            ROOST_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/12",
+            ROOST_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{redis_db(12)}",
             ROOST_DATABASE_URL=fresh_database_url("drill_redis"),
             ROOST_DATA_DIR=str(tmp_path),
             ROOST_ACCESS_LOG="false",

@@ -18,8 +18,10 @@ import httpx
 import pytest
 from tests.e2e.processes import BIRD_ROLES, Role, birds_environment, migrate, start_roles
 from tests.faultproxy import FaultProxy
+from tests.support.parallel import redis_db
 
-pytestmark = pytest.mark.e2e
+# timing: its latency and throughput gates run alone, after the parallel phase of make test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 REQUESTS_PER_FAULT = 500
 P99_BUDGET_SECONDS = 0.400
@@ -44,7 +46,7 @@ def chain(
             ROOST_FRONTEND_PROXY_TIMEOUT_SECONDS="1",
             # No cached answers: every request asks the image service (or its breaker).
             ROOST_BIRD_IMAGE_CACHE_SECONDS="1",
-            ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/14",
+            ROOST_REDIS_URL=redis_url.rsplit("/", 1)[0] + f"/{redis_db(14)}",
             ROOST_BROKER_NAMESPACE=f"slow{uuid.uuid4().hex[:8]}",
         )
         migrate(env)

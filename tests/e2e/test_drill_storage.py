@@ -20,8 +20,7 @@ import pytest
 from PIL import Image
 from tests.e2e.processes import Role, migrate, role_environment, stored_image_ids
 from tests.prerequisites import missing
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port
 
 pytestmark = pytest.mark.e2e
 

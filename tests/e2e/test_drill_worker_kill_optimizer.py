@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.e2e.processes import Role, migrate, role_environment
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from tests.e2e.processes import ROOST, Role, migrate, role_environment
+from tests.support.parallel import free_port
 
-from roost.infra.embedded import free_port
-
-pytestmark = pytest.mark.e2e
+# timing: its latency and throughput gates run alone, after the parallel phase of make test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.parallel import free_port
 
-from roost.infra.embedded import free_port, wait_for_port
+from roost.infra.embedded import wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -152,6 +153,7 @@ def test_traces_are_exported_over_otlp_and_logged_with_trace_ids(
     assert len(access[-1].get("trace_id", "")) == 32
 
 
+@pytest.mark.timing  # its p95 gate runs alone, after the parallel phase of make test
 def test_locust_load_run_passes_its_gates_against_kv(redis_url: str, tmp_path: Path) -> None:
     process, url, _ = serve("kv", redis_url, tmp_path)
     try:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.e2e
+# timing: its latency and throughput gates run alone, after the parallel phase of make test.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 def test_sixty_second_soak_keeps_every_process_flat(artifacts_dir: Path) -> None:

@@ -28,9 +28,9 @@ from tests.image.containers import (
     run_once,
 )
 from tests.prerequisites import missing, require_executable
+from tests.support.parallel import free_port
 
 from roost.core.settings import ROLE_PORTS, Settings
-from roost.infra.embedded import free_port
 
 # What the image tests report at the end of the run (its size and where it goes), so the size
 # shows in every `make test` log, not only under `pytest -s`.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 from tests.conftest import REPO_ROOT
+from tests.support.parallel import redis_db
 
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-image.sh"
 IMAGE = os.environ.get("ROOST_IMAGE", "localhost/roost:dev")
@@ -24,7 +25,7 @@ BUILD_TIMEOUT_SECONDS = 1200
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20
 # Redis database of these tests alone: other suites flush db 9 while they run.
-REDIS_DATABASE = 13
+REDIS_DATABASE = redis_db(13)
 
 
 def podman(

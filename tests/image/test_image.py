@@ -26,9 +26,9 @@ from tests.image.containers import (
     podman,
     run_once,
 )
+from tests.support.parallel import free_port
 
 from roost.core.settings import ROLE_PORTS
-from roost.infra.embedded import free_port
 
 # A cold first build (debootstrap, every wheel from PyPI) runs inside the first test's fixtures.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]

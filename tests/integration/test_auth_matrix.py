@@ -28,11 +28,11 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.parallel import free_port
 from tests.support.served import prepared_database
 
 from roost.core.auth import hashed_api_key_entry, issue_token
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
-from roost.infra.embedded import free_port
 from roost.roles import build_app
 
 ADMIN_KEY = "matrix-admin-key-plaintext-0001"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from tests.support.parallel import free_port
 
 from roost.infra.backup import MANIFEST_SUFFIX, list_backups, postgres_binary
-from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from roost.infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from roost.infra.storage import open_store
 
 pytestmark = pytest.mark.integration

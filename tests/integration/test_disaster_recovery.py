@@ -19,6 +19,7 @@ import boto3
 import pytest
 from redis import Redis
 from tests.integration.thumbnails.thumbnail_images import jpeg
+from tests.support.parallel import redis_db
 
 from roost.core.settings import load_settings
 from roost.infra.backup import libpq_url, postgres_binary
@@ -28,7 +29,7 @@ from roost.infra.storage import open_store
 pytestmark = pytest.mark.integration
 
 # A Redis database no other suite uses: the sequence wipes it whole, as a lost server would be.
-DR_REDIS_DB = 14
+DR_REDIS_DB = redis_db(14)
 
 
 def psql(url: str, sql: str) -> str:

@@ -36,11 +36,11 @@ import orjson
 import pytest
 from PIL import Image
 from tests.support.nginx import HOSTS, Nginx, running_nginx, upstream_name
+from tests.support.parallel import free_port
 from tests.support.served import ServedRole, prepared_database
 
 from roost.core.server import MAX_HEADER_BYTES, MAX_URL_BYTES
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
-from roost.infra.embedded import free_port
 from roost.roles import build_app
 
 ADMIN_KEY = "hostile-admin-key-0123456789abcdef"

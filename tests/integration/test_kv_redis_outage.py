@@ -6,9 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.parallel import free_port
 
 from roost.core.settings import load_settings
-from roost.infra.embedded import EmbeddedRedis, free_port
+from roost.infra.embedded import EmbeddedRedis
 from roost.roles import build_kv
 
 pytestmark = pytest.mark.integration

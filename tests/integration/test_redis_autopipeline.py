@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from tests.support.parallel import free_port, redis_db
 
 from roost.core.errors import DependencyUnavailable
 from roost.core.settings import load_settings
-from roost.infra.embedded import EmbeddedRedis, free_port
+from roost.infra.embedded import EmbeddedRedis
 from roost.infra.redis import AutoPipeline, create_redis, timed
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,9 @@ def test_a_reset_connection_under_uvloop_is_a_503_not_a_crash(redis_url: str) ->
     from tests.faultproxy import FaultProxy
 
     async def scenario(proxy: FaultProxy) -> None:
-        client = create_redis(load_settings(redis_url=f"redis://127.0.0.1:{proxy.port}/9"))
+        client = create_redis(
+            load_settings(redis_url=f"redis://127.0.0.1:{proxy.port}/{redis_db(9)}")
+        )
         pipeline = AutoPipeline(client)
         try:
             assert await pipeline.execute("PING") is True

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.parallel import free_port
 from tests.support.served import ServedRole, prepared_database
 
 from roost.core.settings import CONSOLE_PEER_URL_SETTINGS, Settings, load_settings
-from roost.infra.embedded import free_port
 from roost.roles import build_app
 
 ADMIN_KEY = "schemathesis-admin-key-0123456789"

@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 from tests.conftest import REPO_ROOT
 from tests.prerequisites import require_executable
+from tests.support.parallel import free_port
 
-from roost.infra.embedded import free_port, wait_for_port
+from roost.infra.embedded import wait_for_port
 
 NGINX_DIR = REPO_ROOT / "deploy" / "nginx"
 START_TIMEOUT_SECONDS = 10

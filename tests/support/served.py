@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from tests.support.parallel import free_port
 
 from roost.core.server import HEADER_TIMEOUT_SECONDS, server_config
 from roost.core.settings import load_settings
-from roost.infra.embedded import free_port, wait_for_port
+from roost.infra.embedded import wait_for_port
 from roost.roles import prepare_database
 
 START_TIMEOUT_SECONDS = 30

@@ -18,8 +18,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 from tests.e2e.browser import PageProblems, chromium, screenshot, watched_page
 from tests.e2e.processes import Role, birds_environment, migrated_roles
+from tests.support.parallel import redis_db
 
-PAGE_REDIS_DB = 12  # the bird-images answer cache of these tests meets no other suite's
+PAGE_REDIS_DB = redis_db(12)  # the bird-images answer cache of these tests meets no other suite's
 
 
 @pytest.fixture(scope="module")

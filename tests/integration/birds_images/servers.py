@@ -22,8 +22,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from tests.support.parallel import free_port
 
-from roost.infra.embedded import free_port, wait_for_port
+from roost.infra.embedded import wait_for_port
 
 
 @contextmanager

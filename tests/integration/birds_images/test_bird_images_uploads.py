@@ -25,8 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tests.integration.birds_images.conftest import ImagesClient
 from tests.integration.birds_images.servers import serve_in_thread
-
-from roost.infra.embedded import free_port
+from tests.support.parallel import free_port
 
 pytestmark = pytest.mark.integration
 

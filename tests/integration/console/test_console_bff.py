@@ -10,15 +10,16 @@ import httpx
 import jwt
 import pytest
 from structlog.testing import capture_logs
+from tests.support.parallel import free_port, redis_db
 
 from roost.console.session import CSRF_HEADER
 from roost.core.settings import Settings, load_settings
-from roost.infra.embedded import free_port
 from roost.roles import build_console
 
 ADMIN_KEY = "console-admin-key-0123456789"
 READER_KEY = "console-reader-key-0123456789"
-CONSOLE_REDIS_DB = 13  # the maintenance flag these tests flip meets no other suite's roles
+# The maintenance flag these tests flip meets no other suite's roles.
+CONSOLE_REDIS_DB = redis_db(13)
 
 
 def console_settings(redis_url: str, **peers: str) -> Settings:
