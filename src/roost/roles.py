@@ -7,7 +7,7 @@ Builders import their domain lazily so that ``roost serve kv`` loads nothing of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -26,9 +26,11 @@ from roost.infra import redis as redis_adapter
 
 if TYPE_CHECKING:
     from dramatiq import Broker
+    from dramatiq.middleware import Middleware
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from roost.infra.dead_letters import FailureHooks, SendJob
+    from roost.infra.queue import DeadLetterHandler
     from roost.infra.storage import ObjectStore
     from roost.optimizer.config import OptimizerConfig
     from roost.thumbnails.config import ThumbnailsConfig
@@ -346,9 +348,7 @@ def build_birds(settings: Settings) -> FastAPI:
             maintenance_flag = partial(redis_adapter.read_maintenance_flag, redis)
         return RoleRuntime(checks=checks, maintenance_flag=maintenance_flag)
 
-    app = create_app(role="birds", settings=settings, routers=[api.router], setup=setup)
-    api.install_error_handlers(app)
-    return app
+    return create_app(role="birds", settings=settings, routers=[api.router], setup=setup)
 
 
 def peer_url(role: str) -> str:
@@ -589,6 +589,54 @@ def app_from_env() -> FastAPI:
     if settings.role is None:
         raise ValueError("ROOST_ROLE is not set")
     return build_app(settings.role, settings)
+
+
+@dataclass
+class WorkerJobs:
+    """What the worker process consumes with: every domain's actors on one broker."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    broker: Broker
+    queue_names: list[str]
+    record_dead_letters: DeadLetterHandler
+    checks: list[HealthCheck]
+
+
+async def open_worker_jobs(
+    settings: Settings,
+    stack: AsyncExitStack,
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+    middleware: Sequence[Middleware] = (),
+) -> WorkerJobs:
+    """The worker's adapters and broker, every domain's actors registered on it, and its dead
+    letters recorded with each domain's failure hook. ``run`` runs a job's coroutines on the
+    worker's event loop. The broker is the caller's to close, after its consumers stop."""
+    from roost.infra import dead_letters, queue
+    from roost.thumbnails import tasks
+
+    adapters = await open_thumbnail_adapters(settings, stack)
+    record = dead_letters.recorder(adapters.sessions, dead_letter_hooks(), run)
+    broker = queue.create_broker(
+        settings, extra_middleware=[queue.DeadLetters(record), *middleware]
+    )
+    processor = tasks.ImageProcessor(
+        adapters.sessions, adapters.sources, adapters.outputs, adapters.config, run
+    )
+    tasks.register_actors(
+        broker,
+        processor,
+        max_retries=settings.job_max_retries,
+        time_limit_ms=int(settings.job_time_limit_seconds * 1000),
+        outage_wait_seconds=settings.job_outage_wait_seconds,
+    )
+    optimizer_queue = register_optimizer_actors(broker, settings, adapters.sessions, run)
+    return WorkerJobs(
+        adapters.sessions,
+        broker,
+        sorted({adapters.config.queue_name, optimizer_queue}),
+        record,
+        thumbnail_checks(adapters, broker),
+    )
 
 
 # --- what operator commands (`roost maintenance`, `roost dlq`, `roost thumbnails ingest`) open

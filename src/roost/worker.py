@@ -9,8 +9,9 @@ unacknowledged), then the process exits.
 
 Jobs run in worker threads; their database calls are coroutines handed to this process's event
 loop (:class:`LoopBridge`), the one the health server runs on, so there is one engine and pool.
-Dead-lettered jobs of every queue go to the one dead-letter store
-(:mod:`roost.infra.dead_letters`) with each domain's failure hook (from ``roles.py``). Every
+Its adapters, broker and every domain's actors come from the composition root
+(:func:`roost.roles.open_worker_jobs`); dead-lettered jobs of every queue go to the one
+dead-letter store (:mod:`roost.infra.dead_letters`) with each domain's failure hook. Every
 ``worker_housekeeping_seconds`` the process moves each queue's broker dead letters into Postgres
 (catching up on those the store missed) and refreshes ``queue_depth``, ``queue_oldest_job_age``
 per queue and ``dead_letter_depth``.
@@ -36,12 +37,7 @@ from roost.core.app import RoleRuntime, create_app
 from roost.core.background import periodically
 from roost.core.settings import Settings
 from roost.infra import dead_letters, queue
-from roost.roles import (
-    dead_letter_hooks,
-    open_thumbnail_adapters,
-    register_optimizer_actors,
-    thumbnail_checks,
-)
+from roost.roles import open_worker_jobs
 
 log = structlog.get_logger("roost.worker")
 
@@ -109,33 +105,16 @@ def resident_bytes() -> int:
 def build_worker(settings: Settings) -> FastAPI:
     """The worker process's app: health and metrics over HTTP, the dramatiq worker inside."""
     from roost.infra import queue_metrics
-    from roost.thumbnails import tasks
 
     async def setup(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> RoleRuntime:
-        adapters = await open_thumbnail_adapters(settings, stack)
         bridge = LoopBridge(asyncio.get_running_loop())
-        record_dead_letters = dead_letters.recorder(
-            adapters.sessions, dead_letter_hooks(), bridge.run
-        )
-        broker = queue.create_broker(
+        jobs = await open_worker_jobs(
             settings,
-            extra_middleware=[
-                queue.DeadLetters(record_dead_letters),
-                MemoryCeiling(settings.worker_max_memory_mb * 2**20),
-            ],
+            stack,
+            bridge.run,
+            middleware=[MemoryCeiling(settings.worker_max_memory_mb * 2**20)],
         )
-        processor = tasks.ImageProcessor(
-            adapters.sessions, adapters.sources, adapters.outputs, adapters.config, bridge.run
-        )
-        tasks.register_actors(
-            broker,
-            processor,
-            max_retries=settings.job_max_retries,
-            time_limit_ms=int(settings.job_time_limit_seconds * 1000),
-            outage_wait_seconds=settings.job_outage_wait_seconds,
-        )
-        optimizer_queue = register_optimizer_actors(broker, settings, adapters.sessions, bridge.run)
-        queue_names = sorted({adapters.config.queue_name, optimizer_queue})
+        broker, queue_names = jobs.broker, jobs.queue_names
         broker.emit_after("process_boot")
         worker = dramatiq.Worker(
             broker,
@@ -164,7 +143,7 @@ def build_worker(settings: Settings) -> FastAPI:
             for queue_name in queue_names:
                 async with _step("drain_dead_letters"):
                     await asyncio.to_thread(
-                        queue.drain_dead_letters, broker, queue_name, record_dead_letters
+                        queue.drain_dead_letters, broker, queue_name, jobs.record_dead_letters
                     )
                 async with _step("queue_depth"):
                     depth = await asyncio.to_thread(queue.queue_depth, broker, queue_name)
@@ -173,13 +152,13 @@ def build_worker(settings: Settings) -> FastAPI:
                     age = await asyncio.to_thread(queue.oldest_ready_age, broker, queue_name)
                     queue_metrics.QUEUE_OLDEST_JOB_AGE.labels(queue_name).set(age)
             async with _step("dead_letter_depth"):
-                pending = await dead_letters.count_pending(adapters.sessions)
+                pending = await dead_letters.count_pending(jobs.sessions)
                 queue_metrics.DEAD_LETTER_DEPTH.set(pending)
 
         await stack.enter_async_context(
             periodically(housekeeping, settings.worker_housekeeping_seconds, "worker-housekeeping")
         )
-        return RoleRuntime(checks=thumbnail_checks(adapters, broker))
+        return RoleRuntime(checks=jobs.checks)
 
     return create_app(role="worker", settings=settings, setup=setup)
 

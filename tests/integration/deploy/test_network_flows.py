@@ -98,10 +98,20 @@ BACKEND_URL_SETTINGS = {
 }
 # What in a builder's source opens which backend.
 BACKEND_MARKERS = {
-    "postgres": ("db.create_engine(", "open_thumbnail_adapters(", "migrate.upgrade("),
-    "redis": ("open_redis(",),
-    "broker": ("queue.create_broker(", "optimizer_sender("),
-    "object store": ("open_store(", "thumbnail_stores(", "open_thumbnail_adapters("),
+    "postgres": (
+        "db.create_engine(",
+        "open_thumbnail_adapters(",
+        "open_worker_jobs(",
+        "migrate.upgrade(",
+    ),
+    "redis": ("open_redis(", "open_redis_if_configured("),
+    "broker": ("queue.create_broker(", "optimizer_sender(", "open_worker_jobs("),
+    "object store": (
+        "open_store(",
+        "thumbnail_stores(",
+        "open_thumbnail_adapters(",
+        "open_worker_jobs(",
+    ),
     "image provider": ("UnsplashClient(",),
 }
 PEER_URL = re.compile(r'settings\.(\w+_url)\s+or\s+peer_url\("([\w-]+)"\)')
