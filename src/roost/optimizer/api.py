@@ -4,6 +4,10 @@ Thin by design: parse, call one use case of :mod:`roost.optimizer.service`, add 
 result view points to (this layer knows its routes), answer. Domain errors declare their own
 status (:mod:`roost.optimizer.errors`) and core renders them.
 
+Routes answer with their declared response model, except a full result view (``ResultView``):
+it can hold a sweep over a thousand totals of a thousand channels, so it goes out as the dict
+it is, and the integration tests validate it against the model instead.
+
 Auth: registering or archiving a model needs the ``admin`` scope. Everything else needs the
 ``optimize`` scope when ``ROOST_OPTIMIZER_REQUIRE_AUTH`` is on (the default in production) and
 is open otherwise. Optimize and predict share one per-client rate limit.
@@ -29,11 +33,18 @@ from roost.optimizer.models import UNFINISHED_STATUSES
 from roost.optimizer.registry import MODEL_NAME_PATTERN
 from roost.optimizer.schemas import (
     ModelIn,
+    ModelPage,
+    ModelSummaryOut,
+    ModelVersionOut,
+    ModelVersions,
     OptimizeRequest,
+    Prediction,
     PredictRequest,
+    RegisteredModel,
     ResultPage,
     ResultStatus,
     ResultSummary,
+    ResultView,
     StatusIn,
 )
 
@@ -82,6 +93,7 @@ router = APIRouter(prefix="/api/v1", tags=["optimizer"])
     "/models",
     dependencies=reader,
     summary="Registered models, one entry per name",
+    response_model=ModelPage,
 )
 async def list_models(
     request: Request,
@@ -89,16 +101,20 @@ async def list_models(
     after: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
 ) -> Response:
     summaries = await service.list_models(_deps(request).sessions, limit=limit, after=after)
-    items = [summary.as_dict() for summary in summaries]
-    next_after = items[-1]["name"] if len(items) == limit else None
-    return json_response({"items": items, "next_after": next_after})
+    items = [ModelSummaryOut.model_validate(summary.as_dict()) for summary in summaries]
+    next_after = items[-1].name if len(items) == limit else None
+    return json_response(ModelPage(items=items, next_after=next_after))
 
 
 @router.post(
     "/models",
     dependencies=admin,
     summary="Register a model (idempotent by checksum)",
-    responses={201: {"description": "Registered a new version"}, **error_responses(422)},
+    response_model=RegisteredModel,
+    responses={
+        201: {"model": RegisteredModel, "description": "Registered a new version"},
+        **error_responses(422),
+    },
 )
 async def register_model(request: Request, body: ModelIn) -> Response:
     deps = _deps(request)
@@ -114,7 +130,7 @@ async def register_model(request: Request, body: ModelIn) -> Response:
         "model_version", name=version.name, version=str(version.version)
     )
     return json_response(
-        version.as_dict() | {"created": created},
+        RegisteredModel.model_validate(version.as_dict() | {"created": created}),
         201 if created else 200,
         {"Location": str(location)},
     )
@@ -124,17 +140,20 @@ async def register_model(request: Request, body: ModelIn) -> Response:
     "/models/{name}",
     dependencies=reader,
     summary="Every version of one model",
+    response_model=ModelVersions,
     responses=error_responses(404),
 )
 async def model_versions(request: Request, name: ModelNamePath) -> Response:
     versions = await service.model_versions(_deps(request).sessions, name)
-    return json_response({"name": name, "versions": [version.as_dict() for version in versions]})
+    listed = [ModelVersionOut.model_validate(version.as_dict()) for version in versions]
+    return json_response(ModelVersions(name=name, versions=listed))
 
 
 @router.get(
     "/models/{name}/versions/{version}",
     dependencies=reader,
     summary="One version of a model",
+    response_model=ModelVersionOut,
     responses=error_responses(404),
 )
 async def model_version(
@@ -143,13 +162,14 @@ async def model_version(
     version: VersionPath,
 ) -> Response:
     found = await service.model_version(_deps(request).sessions, name, version)
-    return json_response(found.as_dict())
+    return json_response(ModelVersionOut.model_validate(found.as_dict()))
 
 
 @router.patch(
     "/models/{name}/versions/{version}",
     dependencies=admin,
     summary="Archive or reactivate a model version",
+    response_model=ModelVersionOut,
     responses=error_responses(404, 409),
 )
 async def set_model_status(
@@ -159,27 +179,32 @@ async def set_model_status(
     body: StatusIn,
 ) -> Response:
     changed = await service.set_model_status(_deps(request).sessions, name, version, body.status)
-    return json_response(changed.as_dict())
+    return json_response(ModelVersionOut.model_validate(changed.as_dict()))
 
 
 @router.post(
     "/models/{name}/predict",
     dependencies=computer,
     summary="Predicted response and marginal return of a spend per channel",
+    response_model=Prediction,
     responses=error_responses(404, 409, 422),
 )
 async def predict(
     request: Request, name: ModelNamePath, body: PredictRequest, version: VersionQuery = None
 ) -> Response:
     result = await service.predict_spend(_deps(request).sessions, name, version, body.budget)
-    return json_response(result)
+    return json_response(Prediction.model_validate(result))
 
 
 @router.post(
     "/optimize",
     dependencies=computer,
     summary="Best allocation of a budget (202 and a status URL for large requests)",
-    responses={202: {"description": "Queued: poll the Location"}, **error_responses(404, 409)},
+    response_model=ResultView,
+    responses={
+        202: {"model": ResultView, "description": "Queued: poll the Location"},
+        **error_responses(404, 409),
+    },
 )
 async def optimize(request: Request, body: OptimizeRequest) -> Response:
     outcome = await service.optimize(_deps(request), body, requested_by=_subject(request))
@@ -224,6 +249,7 @@ async def list_results(
     "/results/{result_id}",
     dependencies=reader,
     summary="A result or a job's status",
+    response_model=ResultView,
     responses=error_responses(404),
 )
 async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:

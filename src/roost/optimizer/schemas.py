@@ -154,6 +154,56 @@ class ResultLinks(BaseModel):
     curves_png: str | None = None
 
 
+class ChannelAllocation(BaseModel):
+    name: str
+    current_spend: float
+    optimal_spend: float
+    change: float
+    min: float
+    max: float | None = Field(description="null: no upper bound")
+    locked: bool
+    response_before: float
+    response_after: float
+    marginal_roi: float
+
+
+class ResultView(BaseModel):
+    """A stored result (``GET /api/v1/results/{id}``, and the answer of ``POST /optimize``).
+
+    The fields after ``links`` appear as they apply: a done optimization has ``total`` through
+    ``solver`` (and ``target``/``achieved`` for ``target_roi``), a done sweep ``current``,
+    ``predicted_response``, ``scenarios`` and ``solver``; a failed one ``error``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    status: ResultStatus
+    kind: Literal["optimize", "sweep"]
+    objective: str
+    model: ModelRef
+    channel_count: int
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    links: ResultLinks
+    error: dict[str, Any] | None = None
+    total: float | None = None
+    allocation: dict[str, float] | None = None
+    current: dict[str, float] | None = None
+    predicted_response: dict[str, float] | None = None
+    lift: dict[str, float | None] | None = None
+    marginal_roi: dict[str, float] | None = None
+    budget_marginal_roi: float | None = None
+    channels: list[ChannelAllocation] | None = None
+    scenarios: list[dict[str, Any]] | None = None
+    solver: dict[str, Any] | None = None
+    target: dict[str, float] | None = None
+    achieved: dict[str, float | None] | None = None
+    time_taken_ms: float | None = None
+
+
 class ResultSummary(BaseModel):
     """One past result in a page: what it was, how it ended, where the rest of it is."""
 
@@ -179,3 +229,63 @@ class ResultSummary(BaseModel):
 class ResultPage(BaseModel):
     items: list[ResultSummary]
     next_cursor: str | None = Field(description="Pass back as cursor for the next (older) page")
+
+
+class CurveOut(BaseModel):
+    type: str
+    params: dict[str, float]
+
+
+class ChannelOut(BaseModel):
+    name: str
+    curve: CurveOut
+    adstock: float
+
+
+class ModelVersionOut(BaseModel):
+    name: str
+    version: int
+    status: Literal["active", "archived"]  # models.MODEL_STATUSES
+    description: str
+    checksum: str = Field(description="SHA-256 of the canonical channel list")
+    created_at: str
+    created_by: str | None
+    channels: list[ChannelOut]
+
+
+class RegisteredModel(ModelVersionOut):
+    created: bool = Field(description="false: the same channels were registered before")
+
+
+class ModelVersions(BaseModel):
+    name: str
+    versions: list[ModelVersionOut]
+
+
+class ModelSummaryOut(BaseModel):
+    name: str
+    latest_version: int
+    active_version: int | None
+    versions: int
+    status: str
+    description: str
+    channels: list[str]
+    updated_at: str
+
+
+class ModelPage(BaseModel):
+    items: list[ModelSummaryOut]
+    next_after: str | None = Field(description="Pass back as after for the next page")
+
+
+class ChannelPrediction(BaseModel):
+    spend: float
+    response: float
+    marginal_return: float
+
+
+class Prediction(BaseModel):
+    model: ModelRef
+    channels: dict[str, ChannelPrediction]
+    total_spend: float
+    total_response: float

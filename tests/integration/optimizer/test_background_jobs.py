@@ -15,6 +15,7 @@ import pytest
 from optimizer_helpers import hill
 
 from roost.core.settings import Settings
+from roost.optimizer.schemas import ResultView
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +93,8 @@ async def test_large_request_is_queued_with_a_status_url_and_finishes(
         metrics = (await client.get("/metrics")).text
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["status"] == "queued"
+    for view in (accepted.json(), queued.json(), final):
+        ResultView.model_validate(view)  # the declared response model, field for field
     assert status_url == f"/api/v1/results/{accepted.json()['id']}"
     assert queued.json()["status"] == "queued"
     assert queued.headers["retry-after"] == "1"
@@ -119,6 +122,7 @@ async def test_sweep_is_a_job_answering_each_total(optimizer_client) -> None:
     assert accepted.status_code == 202
     assert final["status"] == "done", final
     assert final["kind"] == "sweep"
+    ResultView.model_validate(final)
     scenarios = final["scenarios"]
     assert [s["total"] for s in scenarios] == totals
     for scenario in scenarios:
@@ -147,6 +151,7 @@ async def test_a_job_that_cannot_be_satisfied_fails_with_its_reason(
     assert final["status"] == "failed"
     assert final["error"]["code"] == "target_unreachable"
     assert "allocation" not in final
+    ResultView.model_validate(final)
 
 
 async def test_a_redelivered_job_changes_nothing(optimizer_client) -> None:

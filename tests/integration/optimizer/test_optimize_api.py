@@ -9,6 +9,7 @@ import pytest
 from optimizer_helpers import CLASSIC_BODY, hill
 
 from roost.optimizer.demo import demo_channels
+from roost.optimizer.schemas import ResultView
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,7 @@ async def test_classic_request_spends_the_total_and_beats_the_current_split(
     assert response.headers["location"] == f"/api/v1/results/{body['id']}"
     assert stored.status_code == 200
     assert stored.json() == body
+    ResultView.model_validate(body)  # the declared response model, field for field
 
 
 async def test_classic_answer_matches_a_brute_force_grid(optimizer_client) -> None:
@@ -136,6 +138,7 @@ async def test_target_response_finds_the_smallest_budget_reaching_it(optimizer_c
         }
         short = (await client.post("/api/v1/optimize", json=slightly_less)).json()
     assert response.status_code == 200, response.text
+    ResultView.model_validate(found)
     assert found["achieved"]["response"] >= target * (1 - 1e-9)
     assert found["predicted_response"]["after"] == pytest.approx(target, rel=1e-6)
     assert sum(found["allocation"].values()) == pytest.approx(found["total"], rel=1e-9)
