@@ -167,15 +167,8 @@ class ChannelAllocation(BaseModel):
     marginal_roi: float
 
 
-class ResultView(BaseModel):
-    """A stored result (``GET /api/v1/results/{id}``, and the answer of ``POST /optimize``).
-
-    The fields after ``links`` appear as they apply: a done optimization has ``total`` through
-    ``solver`` (and ``target``/``achieved`` for ``target_roi``), a done sweep ``current``,
-    ``predicted_response``, ``scenarios`` and ``solver``; a failed one ``error``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
+class _ResultHead(BaseModel):
+    """What every view of a result starts with."""
 
     id: str
     status: ResultStatus
@@ -188,6 +181,18 @@ class ResultView(BaseModel):
     started_at: str | None
     finished_at: str | None
     links: ResultLinks
+
+
+class ResultView(_ResultHead):
+    """A stored result (``GET /api/v1/results/{id}``, and the answer of ``POST /optimize``).
+
+    The fields after ``links`` appear as they apply: a done optimization has ``total`` through
+    ``solver`` (and ``target``/``achieved`` for ``target_roi``), a done sweep ``current``,
+    ``predicted_response``, ``scenarios`` and ``solver``; a failed one ``error``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     error: dict[str, Any] | None = None
     total: float | None = None
     allocation: dict[str, float] | None = None
@@ -204,20 +209,9 @@ class ResultView(BaseModel):
     time_taken_ms: float | None = None
 
 
-class ResultSummary(BaseModel):
+class ResultSummary(_ResultHead):
     """One past result in a page: what it was, how it ended, where the rest of it is."""
 
-    id: str
-    status: ResultStatus
-    kind: Literal["optimize", "sweep"]
-    objective: str
-    model: ModelRef
-    channel_count: int
-    attempts: int
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    links: ResultLinks
     error: dict[str, Any] | None = Field(description="Why it failed (status failed only)")
     total: float | None = Field(description="Budget allocated (a done optimization only)")
     predicted_response: dict[str, float] | None = Field(
