@@ -526,7 +526,7 @@ def build_console(settings: Settings) -> FastAPI:
         # No maintenance flag of its own: the console stays up to turn maintenance off.
         return RoleRuntime(checks=checks)
 
-    app = create_app(
+    return create_app(
         role="console",
         settings=settings,
         routers=[api.router],
@@ -534,8 +534,6 @@ def build_console(settings: Settings) -> FastAPI:
         csp=PAGE_CSP,
         title="Roost operator console",
     )
-    api.install_error_handlers(app)
-    return app
 
 
 async def _no_maintenance_store(*_: object) -> Any:

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from roost.console import service
-from roost.console.errors import ActionNotOffered, ConsoleError, RoleUnavailable
 from roost.console.sampler import Sampler
 from roost.console.session import (
     CSRF_HEADER,
@@ -30,9 +28,10 @@ from roost.console.session import (
     require_admin,
 )
 from roost.core.auth import Authenticator
-from roost.core.errors import ApiError, error_response
+from roost.core.errors import ApiError
 from roost.core.openapi import error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
+from roost.core.responses import json_response
 from roost.core.upstream import UpstreamClient
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -62,26 +61,9 @@ def _deps(request: Request) -> ConsoleDeps:
     return deps
 
 
-_STATUS: dict[type[ConsoleError], int] = {ActionNotOffered: 404, RoleUnavailable: 503}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def handle(_: Request, error: Exception) -> Response:
-        assert isinstance(error, ConsoleError)
-        status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 400)
-        headers = {"Retry-After": "5"} if isinstance(error, RoleUnavailable) else None
-        return error_response(status, error.code, error.message, headers=headers)
-
-    app.add_exception_handler(ConsoleError, handle)
-
-
-def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body),
-        status_code=status_code,
-        media_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+def _json(body: Any) -> Response:
+    # What the console shows is live (sessions, health): never from a cache.
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 def signed_in(request: Request) -> Operator:

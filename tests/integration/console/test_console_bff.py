@@ -134,6 +134,7 @@ async def test_a_role_that_is_down_answers_503_while_the_overview_still_answers(
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "role_unavailable"
+    assert response.headers["retry-after"] == "5"
     assert overview.status_code == 200
     assert {role["role"] for role in overview.json()["roles"]} == {
         "kv",
