@@ -85,8 +85,9 @@ async def page_of_results(
     status: str | None,
     model: str | None,
 ) -> ResultPage:
-    """Newest first; ``after`` is the last result of the previous page. Results stored while
-    a client pages are newer than its first page, so later pages neither repeat nor skip one."""
+    """Newest first; ``after`` is the last result of the previous page. The position is a
+    unique key, so every result stored before the first page was read is listed exactly once
+    whatever is stored meanwhile; new results show at the top of a fresh first page."""
     columns = OptimizationResultRow
     query: Select[tuple[Any, ...]] = select(
         *_SUMMARY_COLUMNS,
