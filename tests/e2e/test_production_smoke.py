@@ -19,9 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from tests.e2e.processes import ROOST, Role, birds_environment, free_port_offset, migrated_roles
+from tests.e2e.processes import ROOST, Role, free_port_offset, running_roles
 
-from roost.core import settings as settings_module
 from roost.core.auth import issue_token
 from roost.core.settings import Settings
 from roost.roles import api_roles
@@ -38,10 +37,6 @@ ADMIN_CHECKS = {
     "thumbnails": "thumbnails admin: dead letters readable",
     "birds": "birds admin: credentials accepted (delete of no bird -> 404)",
 }
-# Service URL settings, by the role they point at (the operator console's, where it exists).
-CONSOLE_PEER_URL_SETTINGS: dict[str, str] = getattr(
-    settings_module, "CONSOLE_PEER_URL_SETTINGS", {}
-)
 AUTH_LINE = "requires auth: pass --api-key or --token (ROOST_SMOKE_API_KEY / ROOST_SMOKE_TOKEN)"
 DEPLOY_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "deploy.sh"
 KUBECTL_STAND_IN = Path(__file__).with_name("kubectl_stand_in.py")
@@ -63,23 +58,17 @@ def roles(
     redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Role]]:
-    tmp = tmp_path_factory.mktemp("production-smoke")
-    env, ports = birds_environment(
-        fresh_database_url("roost_production_smoke"),
+    with running_roles(
+        "production_smoke",
+        fresh_database_url,
         redis_url,
-        tmp,
+        tmp_path_factory,
         roles=ROLES,
         ROOST_ENVIRONMENT="production",
         ROOST_JWT_SECRET=JWT_SECRET,
         ROOST_API_KEYS=f"deploy-smoke:{API_KEY}:admin",
-        ROOST_BROKER_URL=redis_url,
-        ROOST_BROKER_NAMESPACE=f"prodsmoke{uuid.uuid4().hex[:10]}",
         ROOST_KV_NAMESPACE=f"prodsmoke{uuid.uuid4().hex[:10]}:",
-    )
-    # Every service URL names the role running here, as the ConfigMap does in a cluster.
-    for role, setting in CONSOLE_PEER_URL_SETTINGS.items():
-        env[f"ROOST_{setting.upper()}"] = f"http://127.0.0.1:{ports[role]}"
-    with migrated_roles(env, ports, tmp) as running:
+    ) as running:
         registered = httpx.post(
             f"{running['optimizer'].url}/api/v1/models",
             json=OPERATOR_MODEL,
