@@ -8,6 +8,7 @@ README runs it (embedded Postgres and Redis, no ``ROOST_*`` variables) on a free
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page
 from tests.e2e.browser import PageProblems, chromium, screenshot, watched_page
 from tests.e2e.processes import free_port_offset, start_roost_up, stop_roost_up, wait_ready
@@ -49,10 +51,20 @@ class Platform:
         assert found, self.log.read_text()[-3000:]
         return str(found[-1])
 
+    @property
+    def database_url(self) -> str:
+        """The embedded Postgres `roost up` started, as its roles were given it."""
+        environment = Path(f"/proc/{self.role_pid('optimizer')}/environ").read_bytes()
+        variables = dict(
+            entry.split("=", 1) for entry in environment.decode().split("\0") if "=" in entry
+        )
+        return variables["ROOST_DATABASE_URL"]
+
     def role_pid(self, role: str) -> int:
-        """The pid of the ``roost serve <role>`` that this ``roost up`` started."""
+        """The pid of the ``roost serve <role>`` (or ``roost worker``) this ``roost up`` started."""
+        command = "roost worker " if role == "worker" else f"roost serve {role} "
         found = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", f"roost serve {role} "],
+            ["pgrep", "-P", str(self.process.pid), "-f", command],
             capture_output=True,
             text=True,
         )
@@ -69,7 +81,8 @@ class Platform:
         os.kill(self.role_pid(role), signal.SIGCONT)
 
 
-@pytest.fixture(scope="module")
+# One `roost up` for every console module: starting one costs a minute on a loaded machine.
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     tmp = tmp_path_factory.mktemp("console-up")
     log = tmp / "up.log"
@@ -82,7 +95,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         _wait_for_link(running)
         yield running
     finally:
-        for role in ("birds",):  # a failed test may have left it stopped
+        for role in ("birds", "worker"):  # a failed test may have left it stopped
             with contextlib.suppress(AssertionError, ProcessLookupError):
                 running.resume(role)
         stop_roost_up(process)
@@ -152,3 +165,43 @@ def generate_traffic(url: str, seconds: float) -> int:
             client.get("/read/console-e2e-traffic")
             sent += 1
     return sent
+
+
+def card(page: Page, role: str) -> str:
+    """The selector of ``role``'s card on the overview."""
+    return f'[data-testid="role-{role}"]'
+
+
+def wait_for_status(page: Page, role: str, statuses: tuple[str, ...], timeout_ms: int) -> float:
+    """Seconds until the role's card shows one of ``statuses``."""
+    started = time.monotonic()
+    page.wait_for_function(
+        "([selector, statuses]) => statuses.includes("
+        "document.querySelector(selector)?.dataset.status)",
+        arg=[card(page, role), list(statuses)],
+        timeout=timeout_ms,
+    )
+    return time.monotonic() - started
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int] = (320, 240)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def thumbnails_unwritable(platform: Platform) -> Iterator[None]:
+    """Thumbnails cannot be written while their folder is a file: every attempt of an image job
+    fails with a storage error (transient), so the job is retried, then dead-lettered."""
+    outputs = platform.data_dir / "objects" / "thumbnails"
+    moved = outputs.with_name("thumbnails.moved")
+    if outputs.exists():
+        outputs.rename(moved)
+    outputs.write_bytes(b"in the way")
+    try:
+        yield
+    finally:
+        outputs.unlink()
+        if moved.exists():
+            moved.rename(outputs)

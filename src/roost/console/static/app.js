@@ -204,7 +204,10 @@ function renderOverview(data) {
       element("header", {},
         element("h2", { text: r.role }),
         element("span", { class: `badge ${r.status}`, "data-testid": "status", text: STATUS_TEXT[r.status] || r.status })),
-      element("p", { class: "reason", text: r.error || `version ${r.version || "?"} · up ${formatUptime(r.uptime_seconds)}` }),
+      // A development version is long (0.0.1.dev181+g0d56c6d83.d20261203): one line, cut, whole on hover.
+      r.error ? element("p", { class: "reason", text: r.error })
+        : element("p", { class: "reason meta", "data-testid": "meta", title: `version ${r.version || "?"}`,
+          text: `up ${formatUptime(r.uptime_seconds)} · version ${r.version || "?"}` }),
       jobs ? jobNumbers(r.jobs) : requestNumbers(r),
       sparkline(rates, `${r.role}: ${jobs ? "jobs finished" : "requests"} per second, last ${rates.length} samples`),
       jobs ? queueList(r.jobs.queues) : null,
@@ -278,6 +281,7 @@ function loadKv() {
 async function browseKeys(more) {
   const params = new URLSearchParams({ prefix: $("kv-prefix").value, limit: "50" });
   if (more && state.kvCursor) params.set("cursor", state.kvCursor);
+  $("kv-keys").setAttribute("aria-busy", "true");
   try {
     const { data } = await api("GET", role("kv", `api/v1/kv?${params}`));
     const items = data.items.map(({ key }) => element("li", {},
@@ -289,6 +293,7 @@ async function browseKeys(more) {
   } catch (error) {
     $("kv-keys").replaceChildren(element("li", { class: "error", text: error.message }));
   }
+  $("kv-keys").setAttribute("aria-busy", "false");
 }
 
 $("kv-browse").addEventListener("submit", (event) => { event.preventDefault(); browseKeys(false); });
@@ -614,10 +619,10 @@ function renderChannels(channels) {
     const id = (field) => `opt-${field}-${index}`;
     return element("tr", { "data-channel": channel.name },
       element("th", { scope: "row", text: channel.name }),
-      element("td", {}, element("input", { id: id("spend"), type: "number", min: "0", step: "any", value: String(10000 * (index + 1)), "aria-label": `${channel.name} current spend` })),
-      element("td", {}, element("input", { id: id("min"), type: "number", min: "0", step: "any", "aria-label": `${channel.name} minimum` })),
-      element("td", {}, element("input", { id: id("max"), type: "number", min: "0", step: "any", "aria-label": `${channel.name} maximum` })),
-      element("td", {}, element("input", { id: id("locked"), type: "checkbox", "aria-label": `${channel.name} locked` })));
+      element("td", { "data-label": "Current spend" }, element("input", { id: id("spend"), type: "number", min: "0", step: "any", value: String(10000 * (index + 1)), "aria-label": `${channel.name} current spend` })),
+      element("td", { "data-label": "Min" }, element("input", { id: id("min"), type: "number", min: "0", step: "any", "aria-label": `${channel.name} minimum` })),
+      element("td", { "data-label": "Max" }, element("input", { id: id("max"), type: "number", min: "0", step: "any", "aria-label": `${channel.name} maximum` })),
+      element("td", { "data-label": "Locked" }, element("input", { id: id("locked"), type: "checkbox", "aria-label": `${channel.name} locked` })));
   }));
 }
 
