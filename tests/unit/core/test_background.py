@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from roost.core.background import periodically
@@ -10,15 +11,23 @@ from roost.core.background import periodically
 
 async def test_the_step_runs_now_and_then_on_schedule() -> None:
     calls: list[float] = []
+    interval = 0.02
 
     async def step() -> None:
         calls.append(time.monotonic())
 
-    async with periodically(step, 0.02, "test-schedule"):
-        await asyncio.sleep(0.11)
-    assert 4 <= len(calls) <= 7
+    async with periodically(step, interval, "test-schedule"):
+        await asyncio.sleep(0)  # one turn of the event loop: the first step runs at once
+        assert len(calls) == 1
+        deadline = time.monotonic() + 10
+        while len(calls) < 4:
+            assert time.monotonic() < deadline, calls
+            await asyncio.sleep(interval / 2)
+    # Only lower bounds: a loaded machine stretches the gaps, it never shortens them.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    assert min(gaps) >= interval * 0.9, gaps
     count = len(calls)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(interval * 3)  # a loop left running would step again meanwhile
     assert len(calls) == count  # nothing runs after the block
 
 
