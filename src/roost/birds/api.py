@@ -1,6 +1,7 @@
 """HTTP routes of the bird catalog (role ``birds``, port 4201).
 
-Thin by design: parse, call :mod:`roost.birds.service`, render. Reading is open; creating,
+Thin by design: parse, call :mod:`roost.birds.service`, answer with the declared response
+model; domain errors carry their own status (:mod:`roost.birds.errors`). Reading is open; creating,
 replacing, deleting a bird and uploading its photo need the ``admin`` scope (API key or JWT).
 Every bird carries an image; when the bird image service cannot give one in time the bird
 still comes back, with this API's placeholder and ``"image_status": "unavailable"``.
@@ -8,26 +9,27 @@ still comes back, with this API's placeholder and ``"image_status": "unavailable
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urljoin
 
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from roost.birds import service
-from roost.birds.errors import BirdsError
+from roost.birds.errors import InvalidPhotoUpload, PhotoTooLarge
 from roost.birds.image_lookup import BirdImage
 from roost.birds.models import BirdRow
-from roost.birds.paging import MAX_CURSOR_CHARS, MAX_SLUG_CHARS, SLUG_PATTERN
+from roost.birds.paging import MAX_SLUG_CHARS, SLUG_PATTERN
 from roost.birds.photos import Photo
 from roost.birds.placeholder import placeholder_svg
-from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird
+from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird, ImageOut
 from roost.core.auth import ADMIN_SCOPE, require_scopes
-from roost.core.errors import ApiError, error_response
+from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.errors import ApiError
 from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
+from roost.core.responses import json_response
 
 PREFIX = "/api/v1/birds"
 MAX_PAGE = 100
@@ -66,33 +68,19 @@ ExcludeQuery = Annotated[
 router = APIRouter(tags=["birds"])
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def handle(_: Request, error: Exception) -> Response:
-        assert isinstance(error, BirdsError)
-        return error_response(error.status, error.code, error.message)
-
-    app.add_exception_handler(BirdsError, handle)
-
-
-def bird_json(row: BirdRow, image: BirdImage) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "slug": row.slug,
-        "name": row.common_name,
-        "scientific_name": row.scientific_name,
-        "description": row.description,
-        "region": row.region,
-        "image": image.as_dict(),
-        "image_status": "ok" if image.available else "unavailable",
-        "photo_id": row.image_ref,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
-
-
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+def bird_out(row: BirdRow, image: BirdImage) -> BirdOut:
+    return BirdOut(
+        id=str(row.id),
+        slug=row.slug,
+        name=row.common_name,
+        scientific_name=row.scientific_name,
+        description=row.description,
+        region=row.region,
+        image=ImageOut.model_validate(image.as_dict()),
+        image_status="ok" if image.available else "unavailable",
+        photo_id=row.image_ref,
+        created_at=row.created_at.isoformat(),
+        updated_at=row.updated_at.isoformat(),
     )
 
 
@@ -103,7 +91,7 @@ def _deps(request: Request) -> service.BirdsDeps:
 
 async def _one(request: Request, row: BirdRow, status_code: int = 200) -> Response:
     image = await _deps(request).images.image_for(row.slug, row.image_ref)
-    return _json(bird_json(row, image), status_code)
+    return json_response(bird_out(row, image), status_code)
 
 
 # A random bird must be new on every call, for browsers and proxies alike.
@@ -119,8 +107,8 @@ async def classic_random_bird(request: Request) -> Response:
     # the image service lives there.
     base = str(request.base_url) if not image.available else deps.images.base_url
     url = urljoin(base, image.url)
-    body = {"name": row.common_name, "description": row.description, "image": url}
-    return _json(body, headers=_NO_STORE)
+    body = ClassicBird(name=row.common_name, description=row.description, image=url)
+    return json_response(body, headers=_NO_STORE)
 
 
 @router.get(
@@ -133,7 +121,7 @@ async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Res
     deps = _deps(request)
     row = await service.random_bird(deps.sessions, exclude)
     image = await deps.images.image_for(row.slug, row.image_ref)
-    return _json(bird_json(row, image), headers=_NO_STORE)
+    return json_response(bird_out(row, image), headers=_NO_STORE)
 
 
 @router.get(
@@ -144,7 +132,14 @@ async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Res
 )
 async def list_birds(
     request: Request,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_CHARS,
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+            description="The next_cursor of the previous page (opaque; a forged one is 400)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     q: Annotated[
         str | None,
@@ -155,8 +150,8 @@ async def list_birds(
     query = q.strip() if q else None
     page = await service.list_birds(deps.sessions, limit=limit, cursor=cursor, query=query)
     images = await service.with_images(deps.images, page.items)
-    items = [bird_json(row, image) for row, image in zip(page.items, images, strict=True)]
-    return _json({"items": items, "next_cursor": page.next_cursor})
+    items = [bird_out(row, image) for row, image in zip(page.items, images, strict=True)]
+    return json_response(BirdPage(items=items, next_cursor=page.next_cursor))
 
 
 @router.post(
@@ -257,21 +252,21 @@ async def _read_photo(request: Request, max_bytes: int) -> Photo:
     try:
         form = await request.form(max_files=1, max_fields=4, max_part_size=64 * 1024)
     except HTTPException as exc:
-        raise ApiError(400, "invalid_upload", f"malformed multipart body: {exc.detail}") from None
+        raise InvalidPhotoUpload(f"malformed multipart body: {exc.detail}") from None
     try:
         if unknown := sorted(set(form.keys()) - {"file"}):
             message = f"unknown form fields {unknown[:3]}: send the photo as 'file' only"
-            raise ApiError(400, "invalid_upload", message)
+            raise InvalidPhotoUpload(message)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ApiError(400, "invalid_upload", "the multipart body has no 'file' file part")
+            raise InvalidPhotoUpload("the multipart body has no 'file' file part")
         content = await upload.read(max_bytes + 1)
         filename = (upload.filename or "photo")[:200]
         content_type = upload.content_type or "application/octet-stream"
     finally:
         await form.close()
     if not content:
-        raise ApiError(400, "invalid_upload", "the photo is empty")
+        raise InvalidPhotoUpload("the photo is empty")
     if len(content) > max_bytes:
-        raise ApiError(413, "payload_too_large", f"the photo is over {max_bytes} bytes")
+        raise PhotoTooLarge(f"the photo is over {max_bytes} bytes")
     return Photo(filename, content, content_type)

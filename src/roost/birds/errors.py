@@ -1,4 +1,6 @@
-"""What can go wrong in the bird catalog, independent of HTTP (``api.py`` maps the codes)."""
+"""What can go wrong in the bird catalog: each error's code and the HTTP status the core answers
+it with (one handler, :mod:`roost.core.errors`). A bad list cursor is the core's
+:class:`~roost.core.cursors.InvalidCursor`."""
 
 from __future__ import annotations
 
@@ -9,42 +11,49 @@ class BirdsError(DomainError):
     """Base of every catalog error; ``code`` is stable and machine-readable."""
 
     code = "birds_error"
-    status = 400
 
 
 class BirdNotFound(BirdsError):
     code = "bird_not_found"
-    status = 404
+    http_status = 404
 
 
 class CatalogEmpty(BirdsError):
     code = "catalog_empty"
-    status = 404
+    http_status = 404
 
 
 class InvalidBirdId(BirdsError):
     code = "invalid_bird_id"
 
 
-class InvalidCursor(BirdsError):
-    code = "invalid_cursor"
-
-
 class InvalidSlug(BirdsError):
     code = "invalid_slug"
-    status = 422
+    http_status = 422
 
 
 class DuplicateSlug(BirdsError):
     code = "duplicate_slug"
-    status = 409
+    http_status = 409
+
+
+class InvalidPhotoUpload(BirdsError):
+    """The photo upload's multipart body is malformed, has no file or an empty one."""
+
+    code = "invalid_upload"
+
+
+class PhotoTooLarge(BirdsError):
+    code = "payload_too_large"
+    http_status = 413
 
 
 class PhotoRejected(BirdsError):
-    """The thumbnails pipeline refused the photo; ``status`` is the status it answered."""
+    """The thumbnails pipeline refused the photo; answered with the status it answered (a
+    client error of ours) or 502 (it failed)."""
 
     code = "photo_rejected"
 
-    def __init__(self, message: str, *, status: int) -> None:
+    def __init__(self, message: str, *, http_status: int) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = http_status

@@ -1,25 +1,20 @@
 """Pure rules of the catalog's identifiers, cursors and search patterns (no I/O).
 
 A bird is addressed by its id (a UUID) or its slug; a slug may never look like a UUID, so the
-two can share one path segment without ambiguity. List cursors are opaque to clients: the last
-slug of a page, base64url-encoded JSON, so the format can change without breaking clients that
-only pass it back.
+two can share one path segment without ambiguity. A list cursor holds the last slug of a page
+(the core's opaque codec, :mod:`roost.core.cursors`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 import uuid
 
-import orjson
-
-from roost.birds.errors import InvalidBirdId, InvalidCursor, InvalidSlug
+from roost.birds.errors import InvalidBirdId, InvalidSlug
+from roost.core.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 MAX_SLUG_CHARS = 80
-MAX_CURSOR_CHARS = 200
 # Path segments under /api/v1/birds/ that are routes, not birds.
 RESERVED_SLUGS = frozenset({"random"})
 SLUG_PATTERN = "^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -72,23 +67,18 @@ def parse_bird_id(raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
 
 
-def encode_cursor(last_slug: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"after": last_slug})).decode().rstrip("=")
+def encode_after(last_slug: str) -> str:
+    """The cursor of the page that starts after ``last_slug``."""
+    return encode_cursor(last_slug)
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_after(cursor: str) -> str:
     """The slug a page starts after; :class:`InvalidCursor` for anything we did not issue."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("cursor is too long; pass back the next_cursor of a previous page")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        body = orjson.loads(raw)
-    except (binascii.Error, ValueError):
-        raise InvalidCursor("cursor is malformed; pass back the next_cursor of a page") from None
-    after = body.get("after") if isinstance(body, dict) else None
-    if not isinstance(after, str) or not is_slug(after):
-        raise InvalidCursor("cursor is malformed; pass back the next_cursor of a page")
-    return after
+    (after,) = decode_cursor(cursor, (str,))
+    slug: str = after
+    if not is_slug(slug):
+        raise InvalidCursor()
+    return slug
 
 
 def contains_pattern(query: str) -> str:

@@ -50,7 +50,7 @@ class PhotoUploader:
             log.warning("photo_upload_failed", status=response.status_code)
             raise DependencyUnavailable("thumbnails")
         if response.status_code != 202:
-            raise PhotoRejected(_reason(response), status=_client_status(response.status_code))
+            raise PhotoRejected(_reason(response), http_status=_client_status(response.status_code))
         image_id = _image_id(response)
         if image_id is None:
             log.warning("photo_upload_bad_answer", status=response.status_code)

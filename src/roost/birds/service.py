@@ -23,8 +23,8 @@ from roost.birds.models import BirdRow
 from roost.birds.paging import (
     check_slug,
     contains_pattern,
-    decode_cursor,
-    encode_cursor,
+    decode_after,
+    encode_after,
     parse_bird_id,
     parse_identifier,
     slugify,
@@ -58,7 +58,7 @@ async def list_birds(
     """Birds by slug, ``limit`` at a time (keyset: stable under inserts and deletes)."""
     statement = select(BirdRow).order_by(BirdRow.slug).limit(limit + 1)
     if cursor:
-        statement = statement.where(BirdRow.slug > decode_cursor(cursor))
+        statement = statement.where(BirdRow.slug > decode_after(cursor))
     if query:
         pattern = contains_pattern(query)
         statement = statement.where(
@@ -68,7 +68,7 @@ async def list_birds(
         rows = list((await session.scalars(statement)).all())
     more = len(rows) > limit
     items = rows[:limit]
-    return BirdPage(items, encode_cursor(items[-1].slug) if more else None)
+    return BirdPage(items, encode_after(items[-1].slug) if more else None)
 
 
 async def find_bird(sessions: Sessions, identifier: str) -> BirdRow:

@@ -7,13 +7,8 @@ import unicodedata
 import pytest
 
 from roost.birds.catalog_data import BIRD_SEEDS
-from roost.birds.images.names import (
-    MAX_NAME_CHARS,
-    SLUG,
-    BirdName,
-    InvalidBirdName,
-    parse_bird_name,
-)
+from roost.birds.images.errors import InvalidBirdName
+from roost.birds.images.names import MAX_NAME_CHARS, SLUG, BirdName, parse_bird_name
 
 
 @pytest.mark.parametrize(

@@ -7,26 +7,27 @@ import uuid
 
 import pytest
 
-from roost.birds.errors import InvalidBirdId, InvalidCursor, InvalidSlug
+from roost.birds.errors import InvalidBirdId, InvalidSlug
 from roost.birds.image_lookup import placeholder_image, usable_url
 from roost.birds.paging import (
     MAX_SLUG_CHARS,
     check_slug,
     contains_pattern,
-    decode_cursor,
-    encode_cursor,
+    decode_after,
+    encode_after,
     is_slug,
     parse_bird_id,
     parse_identifier,
     slugify,
 )
+from roost.core.cursors import InvalidCursor, encode_cursor
 
 
 @pytest.mark.parametrize("slug", ["kea", "northern-cardinal", "a1-b2", "x" * MAX_SLUG_CHARS])
 def test_cursor_round_trips(slug: str) -> None:
-    cursor = encode_cursor(slug)
+    cursor = encode_after(slug)
     assert "=" not in cursor
-    assert decode_cursor(cursor) == slug
+    assert decode_after(cursor) == slug
 
 
 def _b64(raw: bytes) -> str:
@@ -43,13 +44,16 @@ def _b64(raw: bytes) -> str:
         _b64(b'{"after": 3}'),
         _b64(b'{"after": "Not A Slug"}'),
         _b64(b'{"before": "kea"}'),
+        _b64(b'{"after": "kea"}'),  # an object, not a position
+        encode_cursor("Not A Slug"),
+        encode_cursor("kea", "owl"),
         "é",
         "a" * 201,
     ],
 )
 def test_cursors_we_did_not_issue_are_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        decode_cursor(cursor)
+        decode_after(cursor)
 
 
 @pytest.mark.parametrize(

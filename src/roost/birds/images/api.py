@@ -1,5 +1,6 @@
 """HTTP routes of the bird image service: the image lookup (ours and the original clients'
-``GET /?birdName=``) and the ``/media`` files."""
+``GET /?birdName=``) and the ``/media`` files. Domain errors carry their own status
+(:mod:`roost.birds.images.errors`) and the core renders them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Annotated, Any
 from urllib.parse import urljoin
 
 import orjson
-import structlog
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
+from roost.birds.images.errors import ImageNotFound, InvalidBirdName, InvalidPhotoId
 from roost.birds.images.media import (
     IMMUTABLE,
     MediaFile,
@@ -18,20 +19,10 @@ from roost.birds.images.media import (
     placeholder_url,
     slug_of_file,
 )
-from roost.birds.images.names import InvalidBirdName, parse_bird_name
+from roost.birds.images.names import parse_bird_name
 from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
-from roost.birds.images.uploads import (
-    PHOTO_SIZE,
-    InvalidPhotoId,
-    PhotoNotFound,
-    PhotoUnavailable,
-    parse_photo_id,
-)
-from roost.core.errors import ApiError, DependencyUnavailable
+from roost.birds.images.uploads import PHOTO_SIZE, parse_photo_id
 from roost.core.openapi import UUID_PATTERN, error_responses
-from roost.infra.storage import StorageError
-
-log = structlog.get_logger("roost.birds.images")
 
 router = APIRouter()
 # The birds API asks again at most this often for the same bird through a shared cache.
@@ -152,13 +143,8 @@ async def classic_image_url(request: Request, bird_name: ClassicNameQuery = None
 async def image_for_bird(
     name: BirdNamePath, request: Request, photo_id: PhotoIdQuery = None
 ) -> Response:
-    try:
-        bird = parse_bird_name(name)
-        photo = parse_photo_id(photo_id) if photo_id is not None else None
-    except InvalidBirdName as error:
-        raise ApiError(400, "invalid_bird_name", str(error)) from None
-    except InvalidPhotoId as error:
-        raise ApiError(400, "invalid_photo_id", str(error)) from None
+    bird = parse_bird_name(name)
+    photo = parse_photo_id(photo_id) if photo_id is not None else None
     answer = await resolve_image(sources_of(request), bird, photo)
     return Response(
         answer.to_json(),
@@ -183,7 +169,7 @@ async def bundled_photo(
     slug = slug_of_file(filename, ".jpg")
     found = sources_of(request).bundled.get(slug) if slug else None
     if found is None:
-        raise _no_such_image()
+        raise ImageNotFound()
     # Only the URL naming the current version is immutable; an old or bare one revalidates.
     cache = IMMUTABLE if v == found.version else "public, max-age=3600, must-revalidate"
     return _media_response(found, cache, if_none_match)
@@ -201,7 +187,7 @@ async def placeholder(
 ) -> Response:
     slug = slug_of_file(filename, ".svg")
     if slug is None:
-        raise _no_such_image()
+        raise ImageNotFound()
     return _media_response(placeholder_file(slug), PLACEHOLDER_CACHE_CONTROL, if_none_match)
 
 
@@ -220,14 +206,10 @@ async def stored_photo(
     slug = slug_of_file(filename, ".jpg")
     store = sources_of(request).store
     if slug is None or store is None:
-        raise _no_such_image()
-    try:
-        found = await read_stored_photo(store, slug)
-    except (StorageError, OSError) as error:
-        log.warning("bird_photo_store_unavailable", bird=slug, error=type(error).__name__)
-        raise DependencyUnavailable("storage") from None
+        raise ImageNotFound()
+    found = await read_stored_photo(store, slug)
     if found is None:
-        raise _no_such_image()
+        raise ImageNotFound()
     cache = f"public, max-age={request.app.state.settings.bird_image_cache_seconds}"
     return _media_response(found, cache, if_none_match)
 
@@ -246,15 +228,11 @@ async def uploaded_photo(
     try:
         photo = parse_photo_id(photo_id)
     except InvalidPhotoId:
-        raise _no_such_image() from None
+        # In a path, an id that cannot exist names no file: 404, as any other unknown file.
+        raise ImageNotFound() from None
     if size != PHOTO_SIZE or uploads is None:
-        raise _no_such_image()
-    try:
-        fetched = await uploads.fetch(photo, if_none_match)
-    except PhotoNotFound:
-        raise _no_such_image() from None
-    except PhotoUnavailable:
-        raise DependencyUnavailable("thumbnails") from None
+        raise ImageNotFound()
+    fetched = await uploads.fetch(photo, if_none_match)
     # One id is one upload: its thumbnail never changes, so browsers may keep it for good.
     headers = {"Cache-Control": IMMUTABLE}
     if fetched.etag is not None:
@@ -281,7 +259,3 @@ def _media_response(found: MediaFile, cache_control: str, if_none_match: str | N
 def _etag_matches(header: str, etag: str) -> bool:
     candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
     return "*" in candidates or etag in candidates
-
-
-def _no_such_image() -> ApiError:
-    return ApiError(404, "image_not_found", "no such image")

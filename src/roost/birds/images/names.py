@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from roost.birds.catalog_data import BIRD_SEEDS
+from roost.birds.images.errors import InvalidBirdName
 
 MAX_NAME_CHARS = 100
 # Letters and digits of any script, joined by spaces, hyphens, apostrophes or dots: enough for
@@ -18,10 +19,6 @@ _NAME = re.compile(r"[^\W_]+(?:[ '\u2019.-]+[^\W_]+)*[.]?")
 _NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _COMMON_NAMES = {seed.slug: seed.common_name for seed in BIRD_SEEDS}
-
-
-class InvalidBirdName(ValueError):
-    """The name is empty, too long, or has characters no bird name has."""
 
 
 @dataclass(frozen=True, slots=True)

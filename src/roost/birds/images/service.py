@@ -42,6 +42,7 @@ from roost.birds.images.metrics import IMAGE_CACHE, IMAGE_RESOLUTIONS
 from roost.birds.images.names import BirdName
 from roost.birds.images.unsplash import ProviderUnavailable, UnsplashClient
 from roost.birds.images.uploads import PhotoState, UploadedPhotos, photo_url
+from roost.core.errors import DependencyUnavailable
 from roost.infra.redis import REDIS_UNAVAILABLE
 from roost.infra.storage import ObjectStore, StorageError
 
@@ -139,12 +140,16 @@ async def resolve_image(
 async def read_stored_photo(store: ObjectStore, slug: str) -> MediaFile | None:
     """An object-store photo's bytes, None when there is none (or it is not a JPEG).
 
-    Raises :class:`StorageError` when the store cannot be read."""
+    Raises :class:`DependencyUnavailable` when the store cannot be read."""
     key = _store_key(slug)
-    info = await asyncio.to_thread(store.head, key)
-    if info is None or info.size > MAX_STORED_PHOTO_BYTES:
-        return None
-    data = await asyncio.to_thread(store.get, key)
+    try:
+        info = await asyncio.to_thread(store.head, key)
+        if info is None or info.size > MAX_STORED_PHOTO_BYTES:
+            return None
+        data = await asyncio.to_thread(store.get, key)
+    except (StorageError, OSError) as error:
+        log.warning("bird_photo_store_unavailable", bird=slug, error=type(error).__name__)
+        raise DependencyUnavailable("storage") from None
     # Served as image/jpeg with nosniff: anything else in the store is not served at all.
     return media_file(data, JPEG) if data.startswith(JPEG_MAGIC) else None
 

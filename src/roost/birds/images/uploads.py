@@ -24,6 +24,8 @@ from enum import Enum
 import httpx
 import structlog
 
+from roost.birds.images.errors import InvalidPhotoId, PhotoNotFound
+from roost.core.errors import DependencyUnavailable
 from roost.core.upstream import (
     CircuitBreaker,
     LivenessProbe,
@@ -41,10 +43,6 @@ SERVED_TYPES = frozenset({"image/jpeg", "image/webp", "image/png"})
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 FETCH_BUDGET_SECONDS = 3.0
 _ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e]{1,128}"')
-
-
-class InvalidPhotoId(ValueError):
-    """A ``photo_id`` that is not a UUID (the only ids the thumbnails pipeline hands out)."""
 
 
 class PhotoState(Enum):
@@ -67,14 +65,6 @@ class FetchedPhoto:
     data: bytes
     content_type: str
     etag: str | None
-
-
-class PhotoNotFound(Exception):
-    """The thumbnails pipeline has no such image, or not (yet) in our size."""
-
-
-class PhotoUnavailable(Exception):
-    """The thumbnails role cannot be reached or answered something we cannot serve."""
 
 
 def parse_photo_id(raw: str) -> uuid.UUID:
@@ -119,14 +109,15 @@ class UploadedPhotos:
         return _state_of(response)
 
     async def fetch(self, photo_id: uuid.UUID, if_none_match: str | None) -> FetchedPhoto:
-        """The thumbnail we show; raises :class:`PhotoNotFound` or :class:`PhotoUnavailable`."""
+        """The thumbnail we show; raises :class:`PhotoNotFound`, or :class:`DependencyUnavailable`
+        when the thumbnails role cannot be reached or answered something we cannot serve."""
         headers = {"If-None-Match": if_none_match} if if_none_match else {}
         path = f"/api/v1/images/{photo_id}/thumbnails/{PHOTO_SIZE}"
         try:
             response = await self._files.get(path, headers=headers)
         except UpstreamUnavailable as error:
             log.warning("bird_photo_fetch_unavailable", photo_id=str(photo_id), reason=error.reason)
-            raise PhotoUnavailable from None
+            raise DependencyUnavailable(UPSTREAM_NAME) from None
         # 409: not done yet; a page only gets this URL once it is, so a stale link at worst.
         if response.status_code in (404, 409):
             raise PhotoNotFound
@@ -147,7 +138,7 @@ class UploadedPhotos:
                 content_type=content_type,
                 size=len(response.content),
             )
-            raise PhotoUnavailable
+            raise DependencyUnavailable(UPSTREAM_NAME)
         return FetchedPhoto(200, response.content, content_type, etag)
 
 
