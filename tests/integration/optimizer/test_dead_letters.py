@@ -22,6 +22,7 @@ import httpx
 import pytest
 import redis
 from dramatiq.common import xq_name
+from tests.conftest import forget_broker_state
 from tests.support.roost_cli import run_cli
 
 from roost.core.settings import Settings
@@ -65,12 +66,7 @@ def settings(
         worker_max_memory_mb=1 << 20,  # the in-process worker would measure pytest itself
     )
     yield built
-    assert built.broker_url is not None
-    client = redis.Redis.from_url(built.broker_url)
-    keys = list(client.scan_iter(f"{built.broker_namespace}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    forget_broker_state(built, [built.thumbnails_queue, built.optimizer_queue])
 
 
 async def replace_stored_request(
