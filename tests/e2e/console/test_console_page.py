@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+from tests.e2e.browser import watched_page
 from tests.e2e.console.conftest import (
     Platform,
     SignedInPage,
@@ -99,6 +100,57 @@ def test_the_roost_up_sign_in_link_works_once(platform: Platform) -> None:
         again = second.get(link)
         assert again.status_code == 401
         assert again.json()["error"]["code"] == "link_used"
+
+
+def test_the_console_is_usable_from_the_keyboard_and_every_field_has_a_name(
+    browser: Browser, platform: Platform
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page, problems = watched_page(context, 15_000)
+        page.goto(platform.console)
+        # The sign-in field has the focus: type the credential, Enter.
+        expect(page.get_by_label("API key or token")).to_be_focused()
+        page.keyboard.type(admin_token())
+        page.keyboard.press("Enter")
+        page.get_by_test_id("operator").wait_for()
+
+        # Every field of every panel is named (a label or an aria-label), shown or not yet.
+        unnamed = page.evaluate(
+            """() => [...document.querySelectorAll("input, select, textarea")]
+                .filter((field) => !(field.labels && field.labels.length)
+                    && !field.getAttribute("aria-label"))
+                .map((field) => field.id || field.outerHTML)"""
+        )
+        assert unnamed == []
+
+        # Tab reaches the panels' links; Enter opens one.
+        assert _tab_to(page, "Key-value")
+        page.keyboard.press("Enter")
+        expect(page.locator("#kv")).to_be_visible()
+        page.get_by_role("link", name="Overview").focus()
+        page.keyboard.press("Enter")
+        # A confirmation opens with the focus on Cancel; Escape cancels it.
+        expect(page.get_by_test_id("maintenance-state")).to_have_text("off")
+        assert _tab_to(page, "Turn on…")
+        page.keyboard.press("Enter")
+        expect(page.locator("#confirm")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+        page.keyboard.press("Escape")
+        expect(page.locator("#confirm")).to_be_hidden()
+        expect(page.get_by_test_id("maintenance-state")).to_have_text("off")
+        assert problems.errors == []
+    finally:
+        context.close()
+
+
+def _tab_to(page: Page, name: str, presses: int = 40) -> bool:
+    """Press Tab until the focused element's text is ``name``; whether it got there."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.textContent.trim()") == name:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------
