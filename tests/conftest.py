@@ -101,8 +101,7 @@ def rabbitmq_url() -> str:
 def moto_endpoint() -> Iterator[str]:
     """A real HTTP S3/SQS endpoint on a free port (moto in server mode), for the session."""
     from moto.server import ThreadedMotoServer
-
-    from roost.infra.embedded import free_port
+    from tests.support.parallel import free_port
 
     for variable, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -291,8 +290,7 @@ class ControllableUpstream:
         from starlette.requests import Request
         from starlette.responses import JSONResponse
         from starlette.routing import Route
-
-        from roost.infra.embedded import free_port
+        from tests.support.parallel import free_port
 
         self.delay = 0.0
         self.status = 200

@@ -42,7 +42,7 @@ def birds_database(new_birds_database: Callable[[], str]) -> str:
 @pytest.fixture(scope="session")
 def dead_url() -> str:
     """An HTTP URL on loopback where nothing listens (connection refused at once)."""
-    from roost.infra.embedded import free_port
+    from tests.support.parallel import free_port
 
     return f"http://127.0.0.1:{free_port()}"
 
