@@ -26,7 +26,7 @@ from roost.birds.photos import Photo
 from roost.birds.placeholder import placeholder_svg
 from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird, ImageOut
 from roost.core.auth import ADMIN_SCOPE, require_scopes
-from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
 from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
 from roost.core.responses import json_response
@@ -132,14 +132,7 @@ async def get_random_bird(request: Request, exclude: ExcludeQuery = None) -> Res
 )
 async def list_birds(
     request: Request,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_CURSOR_CHARS,
-            json_schema_extra={"pattern": CURSOR_PATTERN},
-            description="The next_cursor of the previous page (opaque; a forged one is 400)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     q: Annotated[
         str | None,

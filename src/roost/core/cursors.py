@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Query
 
 from roost.core.errors import DomainError
 
@@ -24,6 +25,15 @@ MAX_CURSOR_CHARS = 200
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 Scalar = str | int
+# The ``cursor`` query parameter of every list route, documented the same way everywhere.
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_CHARS,
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+        description="The next_cursor of the previous page (opaque; a forged one is 400)",
+    ),
+]
 _FORGED = "cursor is not one this API returned; pass back the next_cursor of a previous page"
 
 

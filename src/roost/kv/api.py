@@ -17,7 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
-from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
 from roost.core.openapi import error_responses
 from roost.core.responses import json_response
@@ -119,14 +119,7 @@ async def list_keys(
             json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"},
         ),
     ] = "",
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_CURSOR_CHARS,
-            json_schema_extra={"pattern": CURSOR_PATTERN},
-            description="The next_cursor of the previous page (opaque; a forged one is 400)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     redis, config = _deps(request)

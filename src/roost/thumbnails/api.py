@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from roost.core.auth import require_scopes
-from roost.core.cursors import CURSOR_PATTERN, MAX_CURSOR_CHARS
+from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
 from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
 from roost.core.responses import json_response
@@ -50,14 +50,6 @@ from roost.thumbnails.schemas import (
 API_PREFIX = "/api/v1"
 # Room for the multipart envelope around the largest accepted file.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
-CursorQuery = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_CURSOR_CHARS,
-        json_schema_extra={"pattern": CURSOR_PATTERN},
-        description="The next_cursor of the previous page (opaque; a forged one is 400)",
-    ),
-]
 
 
 @dataclass
