@@ -17,7 +17,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,6 +27,10 @@ from tests.prerequisites import missing
 from tests.support.parallel import redis_db
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    import httpx
+
     from roost.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +245,7 @@ def unique() -> str:
 
 
 @pytest.fixture
-def artifacts_dir() -> Iterator[Path]:
+def artifacts_dir() -> Path:
     path = REPO_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
@@ -258,14 +262,14 @@ async def flushed_redis(redis_url: str) -> str:
 
 
 @pytest.fixture
-def serve_asgi():
+def serve_asgi() -> Callable[[Any], AbstractAsyncContextManager[httpx.AsyncClient]]:
     """``async with serve_asgi(app) as client``: run the app's lifespan, talk to it in-process."""
     from contextlib import asynccontextmanager
 
     import httpx
 
     @asynccontextmanager
-    async def running(app):  # type: ignore[no-untyped-def]
+    async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(
@@ -273,7 +277,7 @@ def serve_asgi():
                 base_url="http://testserver",
             ) as client,
         ):
-            client.app = app  # the tests reach settings and state through it
+            client.app = app  # type: ignore[attr-defined]  # tests reach settings and state by it
             yield client
 
     return running

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import dramatiq
 import pytest
+from dramatiq.brokers.redis import RedisBroker
 from tests.conftest import forget_broker_state
 from tests.faultproxy import FaultProxy
 
@@ -66,6 +67,7 @@ def test_a_job_whose_fetch_reply_was_lost_is_delivered_again(direct: Settings) -
             }
         )
         worker_broker = queue.create_broker(proxied)
+        assert isinstance(worker_broker, RedisBroker)
         dramatiq.Actor(
             store_result,
             broker=worker_broker,

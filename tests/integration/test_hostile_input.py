@@ -285,9 +285,14 @@ def _multipart(parts: int, boundary: str = "hostileboundary") -> tuple[bytes, di
 
 
 def _json_request(
-    method: str, target: str, body: bytes, *, admin: bool = False, **headers: str
+    method: str,
+    target: str,
+    body: bytes,
+    *,
+    admin: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> bytes:
-    all_headers = {"Content-Type": "application/json", **headers}
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
     if admin:
         all_headers["X-API-Key"] = ADMIN_KEY
     return raw_request(method, target, headers=all_headers, body=body)
@@ -310,6 +315,7 @@ HUGE_HEADER = {"X-Padding": "a" * (MAX_HEADER_BYTES + 1)}
 LONG_PATH = "/" + "a" * (MAX_URL_BYTES + 1)
 ADMIN = {"X-API-Key": ADMIN_KEY}
 OVERSIZED = b"x" * (3 * 1024 * 1024)
+GZIP = {"Content-Encoding": "gzip"}
 OVERSIZED_UPLOAD = b"x" * (30 * 1024 * 1024)
 
 
@@ -419,7 +425,7 @@ BODY_CASES = [
     Case(
         "kv: gzip body bomb",
         "kv",
-        _json_request("PUT", "/api/v1/kv/bomb", BOMB, **{"Content-Encoding": "gzip"}),
+        _json_request("PUT", "/api/v1/kv/bomb", BOMB, headers=GZIP),
         415,
         "unsupported_content_encoding",
         via_nginx=RELAYED,
@@ -427,7 +433,7 @@ BODY_CASES = [
     Case(
         "birds: gzip body bomb",
         "birds",
-        _json_request("POST", "/api/v1/birds", BOMB, admin=True, **{"Content-Encoding": "gzip"}),
+        _json_request("POST", "/api/v1/birds", BOMB, admin=True, headers=GZIP),
         415,
         "unsupported_content_encoding",
         via_nginx=RELAYED,

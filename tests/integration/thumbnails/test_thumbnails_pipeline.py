@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -19,15 +19,19 @@ from tests.conftest import forget_broker_state
 from tests.support.roost_cli import run_cli
 from thumbnail_images import jpeg, png, svg, truncated_jpeg
 
+from roost.core.settings import Settings
 from roost.infra import queue
 from roost.infra.storage import open_store
 from roost.thumbnails.jobs import PROCESS_IMAGE_ACTOR
 
 pytestmark = pytest.mark.integration
 
+Platform = Callable[..., Any]  # thumbnails/conftest.py: platform(settings) -> (api, worker)
+MakeSettings = Callable[..., Settings]
+
 
 @pytest.fixture(params=["redis", "rabbitmq"])
-def broker_url(request: pytest.FixtureRequest, make_settings) -> Iterator[str]:
+def broker_url(request: pytest.FixtureRequest, make_settings: MakeSettings) -> Iterator[str]:
     url: str = request.getfixturevalue(f"{request.param}_url")
     yield url
     settings = make_settings(broker_url=url)
@@ -67,7 +71,7 @@ async def upload(api: httpx.AsyncClient, data: bytes, **params: str) -> httpx.Re
 
 
 async def test_upload_is_processed_into_every_default_size(
-    platform, make_settings, broker_url: str
+    platform: Platform, make_settings: MakeSettings, broker_url: str
 ) -> None:
     async with platform(make_settings(broker_url=broker_url)) as (api, _):
         accepted = await upload(api, jpeg(2000, 1000))
@@ -90,7 +94,9 @@ async def test_upload_is_processed_into_every_default_size(
     assert Image.open(BytesIO(thumbnail.content)).size == (300, 150)
 
 
-async def test_requested_sizes_include_square_crops(platform, make_settings) -> None:
+async def test_requested_sizes_include_square_crops(
+    platform: Platform, make_settings: MakeSettings
+) -> None:
     async with platform(make_settings()) as (api, _):
         accepted = await upload(api, png(640, 480), sizes="150x150,600")
         done = await wait_for(api, accepted.json()["id"], {"done"})
@@ -102,7 +108,7 @@ async def test_requested_sizes_include_square_crops(platform, make_settings) -> 
 
 
 async def test_bad_images_are_rejected_once_with_a_reason(
-    platform, make_settings, broker_url: str, admin_headers
+    platform: Platform, make_settings: MakeSettings, broker_url: str, admin_headers: dict[str, str]
 ) -> None:
     corrupt_before = sample("images_rejected_total", {"reason": "corrupt"})
     unsupported_before = sample("images_rejected_total", {"reason": "unsupported_format"})
@@ -127,7 +133,7 @@ async def test_bad_images_are_rejected_once_with_a_reason(
 
 
 async def test_duplicate_deliveries_store_and_count_once(
-    platform, make_settings, tmp_path: Path
+    platform: Platform, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = make_settings()
     async with platform(settings, worker=False) as (api, _):
@@ -160,7 +166,11 @@ async def test_duplicate_deliveries_store_and_count_once(
 
 
 async def test_transient_failures_retry_then_dead_letter_and_redrive_completes(
-    platform, make_settings, broker_url: str, tmp_path: Path, admin_headers
+    platform: Platform,
+    make_settings: MakeSettings,
+    broker_url: str,
+    tmp_path: Path,
+    admin_headers: dict[str, str],
 ) -> None:
     blocker = tmp_path / "thumbnail-store-down"
     blocker.write_bytes(b"a file where the thumbnails folder should be")
@@ -207,7 +217,7 @@ async def test_transient_failures_retry_then_dead_letter_and_redrive_completes(
 
 
 async def test_ingest_enqueues_unknown_source_objects_once(
-    platform, make_settings, tmp_path: Path
+    platform: Platform, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = make_settings()
     sources = open_store((tmp_path / "objects" / "sources").as_uri())
