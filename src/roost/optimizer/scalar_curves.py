@@ -38,16 +38,13 @@ class ScalarKernel(ABC):
     @abstractmethod
     def curvature(self, x: float) -> float: ...
 
+    @abstractmethod
     def inverse_marginal(self, lam: float, warm: float | None = None) -> tuple[float, float | None]:
         """Largest spend on the concave branch whose marginal is still >= ``lam``.
 
         Returns it with a warm start for the next call at a nearby ``lam`` (None when the
         kernel needs none).
         """
-        return self._inverse_marginal(lam), None
-
-    def _inverse_marginal(self, lam: float) -> float:
-        raise NotImplementedError
 
 
 class ScalarHill(ScalarKernel):
@@ -125,10 +122,11 @@ class ScalarHill(ScalarKernel):
         u = ceiling
         if warm is not None and p - 2.0 * _sigmoid(warm) < -1e-3:
             u = min(warm, ceiling)
+        exp, log1p = math.exp, math.log1p  # locals: this loop is the fast path's hot spot
         for _ in range(_NEWTON_MAX_ITERATIONS):
-            e = math.exp(u)
+            e = exp(u)
             sigmoid = e / (1.0 + e)
-            excess = p * u - 2.0 * math.log1p(e) - target
+            excess = p * u - 2.0 * log1p(e) - target
             slope = p - 2.0 * sigmoid
             bent = excess * (-2.0 * sigmoid * (1.0 - sigmoid))
             squared = slope * slope
@@ -136,8 +134,10 @@ class ScalarHill(ScalarKernel):
                 step = 2.0 * excess * slope / (2.0 * squared - bent)
             else:
                 step = excess / slope
-            u = min(u - step, ceiling)
-            if abs(step) <= 1e-5:
+            u -= step
+            if u > ceiling:
+                u = ceiling
+            if -1e-5 <= step <= 1e-5:
                 break
         return self.k * math.exp(u / self.slope), u
 
@@ -171,14 +171,14 @@ class ScalarLogistic(ScalarKernel):
         z = self.r * (x - self.m)
         return -self.peak_marginal * self.r * _sigmoid_slope(z) * math.tanh(z / 2.0)
 
-    def _inverse_marginal(self, lam: float) -> float:
+    def inverse_marginal(self, lam: float, warm: float | None = None) -> tuple[float, float | None]:
         if lam <= 0.0:
-            return math.inf
+            return math.inf, None
         q = min(max(lam / self.peak_marginal, 0.0), 0.25)
         w = 2.0 * q / ((1.0 - 2.0 * q) + math.sqrt(1.0 - 4.0 * q))
         if w == 0.0:
-            return math.inf
-        return self.m - math.log(w) / self.r
+            return math.inf, None
+        return self.m - math.log(w) / self.r, None
 
 
 class ScalarPower(ScalarKernel):
@@ -203,12 +203,12 @@ class ScalarPower(ScalarKernel):
             return 0.0
         return -math.inf if x <= 0.0 else self.a * self.b * (self.b - 1.0) * x ** (self.b - 2.0)
 
-    def _inverse_marginal(self, lam: float) -> float:
+    def inverse_marginal(self, lam: float, warm: float | None = None) -> tuple[float, float | None]:
         if lam <= 0.0:
-            return math.inf
+            return math.inf, None
         if self.linear:
-            return math.inf if lam <= self.a else 0.0
-        return float((lam / (self.a * self.b)) ** self.inverse_exponent)
+            return (math.inf if lam <= self.a else 0.0), None
+        return float((lam / (self.a * self.b)) ** self.inverse_exponent), None
 
 
 class ScalarLinearWithCap(ScalarKernel):
@@ -229,10 +229,10 @@ class ScalarLinearWithCap(ScalarKernel):
     def curvature(self, x: float) -> float:
         return 0.0
 
-    def _inverse_marginal(self, lam: float) -> float:
+    def inverse_marginal(self, lam: float, warm: float | None = None) -> tuple[float, float | None]:
         if lam <= 0.0:
-            return math.inf
-        return self.saturation if lam <= self.slope else 0.0
+            return math.inf, None
+        return (self.saturation if lam <= self.slope else 0.0), None
 
 
 def _sigmoid(z: float) -> float:

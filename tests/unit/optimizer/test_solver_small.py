@@ -209,4 +209,10 @@ def test_scalar_formulas_match_the_numpy_kernels(
     lam = marginal_share * float(curve.marginal(max(curve.inflection, 1e-9)))
     if lam > 0:
         inverse, _ = scalar.inverse_marginal(lam)
-        assert inverse == pytest.approx(curve.inverse_marginal(lam), rel=1e-9)
+        reference = curve.inverse_marginal(lam)
+        # Near the peak of an S-curve's marginal the root is ill-conditioned (the marginal is
+        # flat there) and both stop within their tolerance of it at slightly different spends:
+        # what must agree is the marginal there, and the spend closely.
+        assert inverse == pytest.approx(reference, rel=1e-6)
+        if math.isfinite(inverse):
+            assert curve.marginal(inverse) == pytest.approx(curve.marginal(reference), rel=1e-9)
