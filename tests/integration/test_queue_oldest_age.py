@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import dramatiq
 import pytest
-from tests.contract.test_queue_contract import _forget_queues as forget_queues
+from tests.conftest import forget_broker_state
 from tests.contract.test_queue_contract import wait_until
 
 from roost.core.settings import Settings, load_settings
@@ -24,7 +24,7 @@ def settings(request: pytest.FixtureRequest, unique: str) -> Iterator[Settings]:
         broker_url=url, broker_namespace=f"age{unique}", thumbnails_queue=f"age-{unique}"
     )
     yield built
-    forget_queues(built)
+    forget_broker_state(built, [built.thumbnails_queue])
 
 
 def test_empty_queue_has_no_waiting_age(settings: Settings) -> None:

@@ -97,8 +97,13 @@ async def test_bad_uploads_are_refused_with_a_json_error(
     ("path", "status", "code"),
     [
         ("/api/v1/images/not-a-uuid", 400, "invalid_image_id"),
-        (f"/api/v1/images/{uuid.uuid4()}", 404, "image_not_found"),
-        (f"/api/v1/images/{uuid.uuid4()}/thumbnails/150", 404, "image_not_found"),
+        # Fixed ids, not uuid4(): test ids must be the same on every xdist worker.
+        ("/api/v1/images/5f0c1e2a-8d4b-4c6e-9a7f-3b2d1c0e9f8a", 404, "image_not_found"),
+        (
+            "/api/v1/images/5f0c1e2a-8d4b-4c6e-9a7f-3b2d1c0e9f8a/thumbnails/150",
+            404,
+            "image_not_found",
+        ),
         ("/api/v1/images/x/thumbnails/150", 400, "invalid_image_id"),
         ("/api/v1/images?cursor=garbage", 400, "invalid_cursor"),
         ("/api/v1/images?status=lost", 422, "validation_error"),
