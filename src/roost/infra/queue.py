@@ -8,7 +8,7 @@ timeout runs out, and Redis when the dead worker's heartbeat is older than
 ``broker_heartbeat_timeout_seconds`` (checked by every consumer each maintenance interval).
 A Redis call that fails mid-flight may have taken jobs whose reply never arrived: the worker
 then carries on under a new identity, so the old one's jobs come back the same way
-(:meth:`RoostRedisBroker.renew_identity`).
+(:meth:`roost.infra.redis_broker.RoostRedisBroker.renew_identity`).
 
 Broker dead-letter queues keep the message as first enqueued, without its error. So that an
 operator sees why a job died, :class:`DeadLetters` hands every dead-lettered message, with its
@@ -23,9 +23,7 @@ Blocking, like dramatiq itself: from async code call these through a thread.
 
 from __future__ import annotations
 
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,15 +32,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dramatiq
 import redis
 import structlog
-from dramatiq.broker import Consumer
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import dq_name, q_name, xq_name
-from dramatiq.errors import ConnectionClosed
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware, Retries, TimeLimit
 
 from roost.core.errors import DependencyUnavailable
 from roost.core.settings import Settings
+from roost.infra.redis_broker import RoostRedisBroker
 
 log = structlog.get_logger("roost.queue")
 T = TypeVar("T")
@@ -179,93 +176,9 @@ def create_broker(
             # Publisher confirms: an upload is answered 202 only once RabbitMQ has the job.
             confirm_delivery=True,
         )
-    return _sqs_broker(target, settings, middleware)
+    from roost.infra import sqs_broker
 
-
-class RoostRedisBroker(RedisBroker):
-    """dramatiq's Redis broker with deterministic queue maintenance.
-
-    dramatiq runs maintenance (requeueing the unacknowledged jobs of workers whose heartbeat
-    stopped) on a random 0.1% of commands, which after a worker is killed can take minutes.
-    Here each thread (a consumer serves one queue from one thread) runs it at most once per
-    ``maintenance_interval`` seconds, so recovery takes about heartbeat timeout + interval.
-    Overrides a private hook of dramatiq 2.2 (pinned in pyproject.toml).
-    """
-
-    def __init__(
-        self, *, maintenance_interval: float, delay_poll_ms: int = 0, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
-        self.maintenance_interval = maintenance_interval
-        self.delay_poll_ms = delay_poll_ms
-        self._last_maintenance = threading.local()
-
-    @property
-    def consumer_class(self) -> type[Consumer]:
-        return _IdentityRenewingConsumer
-
-    def renew_identity(self) -> None:
-        """Carry on under a new worker id after a Redis call failed mid-flight.
-
-        A fetch moves message ids into this worker's set of unacknowledged messages and returns
-        them in its reply; if the reply is lost, nobody knows those messages are taken, and a
-        live worker keeps its id's heartbeat fresh, so maintenance never gives them back. Under
-        a new id the old one's heartbeat stops: one heartbeat timeout later maintenance requeues
-        everything it held. Jobs it was still running are acknowledged under the new id (a
-        no-op) and run once more: delivery is at least once, and every job is idempotent.
-        """
-        previous, self.broker_id = self.broker_id, str(uuid.uuid4())
-        log.warning("broker_identity_renewed", previous=previous, current=self.broker_id)
-
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
-        # A delay queue holds retries waiting out a backoff of at least job_min_backoff_ms:
-        # polling it as often as a work queue only burns CPU (every idle poll is a Redis round
-        # trip and a thread wake-up, ~0.8 ms of CPU on a small VM), and a retry is then late
-        # by at most one such interval.
-        if queue_name == dq_name(q_name(queue_name)):
-            timeout = max(timeout, self.delay_poll_ms)
-        consumer: Consumer = super().consume(queue_name, prefetch, timeout)
-        return consumer
-
-    def _should_do_maintenance(self, command: str) -> int:
-        if command in ("ack", "nack"):
-            return 0
-        now = time.monotonic()
-        last: float = getattr(self._last_maintenance, "at", 0.0)
-        if now - last < self.maintenance_interval:
-            return 0
-        self._last_maintenance.at = now
-        return 1
-
-
-class _IdentityRenewingConsumer(_RedisConsumer):
-    """dramatiq's Redis consumer that renews its broker's identity when a call fails, since
-    the failed call may have taken messages this worker will never see (see
-    :meth:`RoostRedisBroker.renew_identity`)."""
-
-    broker: RoostRedisBroker
-
-    def __next__(self) -> dramatiq.MessageProxy | None:
-        try:
-            message: dramatiq.MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
-        except (ConnectionClosed, redis.RedisError):
-            self.broker.renew_identity()
-            raise
-        return message
-
-    def ack(self, message: dramatiq.MessageProxy) -> None:
-        try:
-            super().ack(message)  # type: ignore[no-untyped-call]
-        except (ConnectionClosed, redis.RedisError):
-            self.broker.renew_identity()
-            raise
-
-    def nack(self, message: dramatiq.MessageProxy) -> None:
-        try:
-            super().nack(message)  # type: ignore[no-untyped-call]
-        except (ConnectionClosed, redis.RedisError):
-            self.broker.renew_identity()
-            raise
+    return sqs_broker.create_sqs_broker(target, settings, middleware)
 
 
 class DeadLetters(Middleware):
@@ -368,7 +281,9 @@ def queue_depth(broker: dramatiq.Broker, queue_name: str) -> QueueDepth:
     if isinstance(broker, RabbitmqBroker):
         ready, delayed, dead = broker.get_queue_message_counts(queue_name)
         return QueueDepth(int(ready), int(delayed), int(dead))
-    return _sqs_depth(broker, queue_name)
+    from roost.infra import sqs_broker
+
+    return sqs_broker.sqs_depth(broker, queue_name)
 
 
 def oldest_ready_age(
@@ -400,41 +315,14 @@ def oldest_ready_age(
             return 0.0
         channel.basic_nack(method.delivery_tag, requeue=True)
         return _waited(dramatiq.Message.decode(body), current)
-    return _sqs_oldest_age(broker, queue_name, current)
+    from roost.infra import sqs_broker
+
+    return sqs_broker.sqs_oldest_age(broker, queue_name, current)
 
 
 def _waited(message: dramatiq.Message[Any], now: float) -> float:
     ready_since_ms = message.options.get("eta", message.message_timestamp)
     return max(0.0, now - float(ready_since_ms) / 1000)
-
-
-def _sqs_oldest_age(broker: Any, queue_name: str, now: float) -> float:
-    import boto3
-
-    broker._ensure_queue(queue_name)
-    sqs = broker.sqs.meta.client
-    endpoint = sqs.meta.endpoint_url
-    # Same endpoint only off AWS (moto, LocalStack); on AWS each service has its own.
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        region_name=sqs.meta.region_name,
-        endpoint_url=None if endpoint.endswith(".amazonaws.com") else endpoint,
-    )
-    answer = cloudwatch.get_metric_statistics(
-        Namespace="AWS/SQS",
-        MetricName="ApproximateAgeOfOldestMessage",
-        Dimensions=[
-            {"Name": "QueueName", "Value": broker.queues[queue_name].url.rsplit("/", 1)[-1]}
-        ],
-        # SQS publishes once a minute, minutes late: the last ten minutes, the newest point wins.
-        # The end lies past now so the period still open is included.
-        StartTime=now - 600,
-        EndTime=now + 60,
-        Period=60,
-        Statistics=["Maximum"],
-    )
-    points = sorted(answer.get("Datapoints", []), key=lambda point: point["Timestamp"])
-    return float(points[-1]["Maximum"]) if points else 0.0
 
 
 def drain_dead_letters(
@@ -446,7 +334,9 @@ def drain_dead_letters(
         return _drain_redis(broker, queue_name, handler, limit)
     if isinstance(broker, RabbitmqBroker):
         return _drain_rabbitmq(broker, queue_name, handler, limit)
-    return _drain_sqs(broker, queue_name, handler, limit)
+    from roost.infra import sqs_broker
+
+    return sqs_broker.drain_sqs(broker, queue_name, handler, limit)
 
 
 def _drain_redis(
@@ -498,79 +388,6 @@ def _drain_rabbitmq(
     if tags:
         channel.basic_ack(tags[-1], multiple=True)
     return len(dead)
-
-
-def _sqs_broker(url: str, settings: Settings, middleware: list[Middleware]) -> dramatiq.Broker:
-    try:
-        from dramatiq_sqs import SQSBroker
-    except ImportError as exc:  # an optional extra: only AWS deployments need it
-        raise ValueError("sqs:// brokers need the dramatiq-sqs package") from exc
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    options: dict[str, Any] = {}
-    if parts.netloc:
-        # sqs://host:port talks to an SQS-compatible endpoint (moto, ElasticMQ); sqs:// to AWS.
-        options["endpoint_url"] = f"{query.get('scheme', 'http')}://{parts.netloc}"
-    if "region" in query:
-        options["region_name"] = query["region"]
-    broker: dramatiq.Broker = SQSBroker(
-        namespace=settings.broker_namespace,
-        middleware=middleware,
-        dead_letter=True,
-        dead_letter_retention=min(settings.dead_letter_ttl_days * 86_400, 14 * 86_400),
-        visibility_timeout=settings.broker_visibility_timeout_seconds,
-        **options,
-    )
-    return broker
-
-
-def _sqs_dead_letter_queue(broker: Any, queue_name: str) -> Any:
-    if queue_name not in broker.get_declared_queues():
-        broker.declare_queue(queue_name)
-    broker._ensure_queue(queue_name)
-    return broker.dead_letter_queues[queue_name]
-
-
-def _sqs_depth(broker: Any, queue_name: str) -> QueueDepth:
-    if queue_name not in broker.get_declared_queues():
-        broker.declare_queue(queue_name)
-    broker._ensure_queue(queue_name)
-    queue = broker.queues[queue_name]
-    dead_queue = broker.dead_letter_queues[queue_name]
-    queue.load()
-    dead_queue.load()
-    return QueueDepth(
-        int(queue.attributes["ApproximateNumberOfMessages"]),
-        int(queue.attributes["ApproximateNumberOfMessagesDelayed"]),
-        int(dead_queue.attributes["ApproximateNumberOfMessages"]),
-    )
-
-
-def _drain_sqs(broker: Any, queue_name: str, handler: DeadLetterHandler, limit: int) -> int:
-    from base64 import b64decode
-
-    dead_queue = _sqs_dead_letter_queue(broker, queue_name)
-    received: list[Any] = []
-    while len(received) < limit:
-        batch = dead_queue.receive_messages(
-            MaxNumberOfMessages=min(10, limit - len(received)),
-            WaitTimeSeconds=0,
-            VisibilityTimeout=60,
-        )
-        if not batch:
-            break
-        received.extend(batch)
-    if not received:
-        return 0
-    try:
-        handler([DeadLetter(dramatiq.Message.decode(b64decode(m.body))) for m in received])
-    except BaseException:
-        for message in received:  # visible again at once, as a RabbitMQ nack would do
-            message.change_visibility(VisibilityTimeout=0)
-        raise
-    for message in received:
-        message.delete()
-    return len(received)
 
 
 def _with_default_query(url: str, defaults: dict[str, str]) -> str:
