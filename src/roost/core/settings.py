@@ -97,7 +97,6 @@ class Settings(BaseSettings):
 
     otlp_endpoint: AnyUrl | None = None
     service_name: str = "roost"
-    prometheus_multiproc_dir: Path | None = None
 
     kv_max_value_bytes: int = Field(1024 * 1024, ge=1, le=64 * 1024 * 1024)
     kv_max_ttl_seconds: int = Field(365 * 24 * 3600, ge=1)
