@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from roost.optimizer.scalar_curves import ScalarKernel, ScalarLinearWithCap, ScalarPower
 
@@ -61,6 +62,47 @@ def solve_root(
         return None
 
 
+class BracketEnd(Protocol):
+    """One end of a bracket on the multiplier: its log, and spend minus budget there."""
+
+    @property
+    def log(self) -> float: ...
+
+    @property
+    def excess(self) -> float: ...
+
+
+def secant(below: BracketEnd, above: BracketEnd) -> float:
+    """Where the line through both ends crosses zero excess, kept strictly inside."""
+    fraction = below.excess / (below.excess - above.excess)
+    fraction = min(max(fraction, 0.05), 0.95)
+    return below.log + fraction * (above.log - below.log)
+
+
+def next_log_multiplier(
+    mu: float,
+    step: float,
+    excess: float,
+    previous_excess: float,
+    below: BracketEnd,
+    above: BracketEnd,
+) -> float:
+    """Newton's ``step`` from ``mu`` (log multiplier), safeguarded by the bracket.
+
+    A step leaving the bracket, or a stall (excess not halved), falls back to the secant or
+    bisection once both ends are known, else to halfway towards the known end. Shared by the
+    pure-Python root and solver._Problem._continuous_root.
+    """
+    candidate = mu + max(min(step, 10.0), -10.0)
+    bracketed = math.isfinite(below.log) and math.isfinite(above.log)
+    stalled = abs(excess) > 0.5 * abs(previous_excess)
+    if bracketed and (stalled or not below.log < candidate < above.log):
+        candidate = secant(below, above) if not stalled else 0.5 * (below.log + above.log)
+    elif not below.log < candidate < above.log:
+        candidate = 0.5 * (mu + (above.log if excess > 0 else below.log))
+    return min(max(candidate, _LOG_FLOOR), _LOG_CEILING)
+
+
 @dataclass(frozen=True)
 class _Side:
     """One end of a bracket: log multiplier, spend minus budget, and the spend itself."""
@@ -68,11 +110,6 @@ class _Side:
     log: float
     excess: float
     spend: list[float]
-
-    def secant(self, other: _Side) -> float:
-        fraction = self.excess / (self.excess - other.excess)
-        fraction = min(max(fraction, 0.05), 0.95)
-        return self.log + fraction * (other.log - self.log)
 
 
 class _RootProblem:
@@ -278,19 +315,15 @@ class _RootProblem:
                 above = _Side(mu, excess, spend)
             if above.log - below.log <= 1e-14 * max(1.0, abs(mu)):
                 return _blend(above.spend, below.spend, budget), multiplier
-            candidate = mu + max(min(step, 10.0), -10.0)
-            bracketed = math.isfinite(below.log) and math.isfinite(above.log)
-            stalled = abs(excess) > 0.5 * abs(previous_excess)
-            if bracketed and (stalled or not below.log < candidate < above.log):
-                candidate = below.secant(above) if not stalled else 0.5 * (below.log + above.log)
-            elif not below.log < candidate < above.log:
-                candidate = 0.5 * (mu + (above.log if excess > 0 else below.log))
-            mu, previous_excess = min(max(candidate, _LOG_FLOOR), _LOG_CEILING), excess
+            mu, previous_excess = (
+                next_log_multiplier(mu, step, excess, previous_excess, below, above),
+                excess,
+            )
         return _blend(above.spend, below.spend, budget), math.exp(mu)
 
     def _starting_log(self, following: list[bool], below: _Side, above: _Side) -> float:
         if math.isfinite(below.log) and math.isfinite(above.log):
-            return below.secant(above)
+            return secant(below, above)
         # The marginal at an even share of the spare budget is the right order of magnitude.
         share = (self.budget - math.fsum(self.low)) / max(sum(following), 1)
         marginals = sorted(

@@ -72,7 +72,12 @@ from roost.optimizer.curves import (
     ResponseCurve,
 )
 from roost.optimizer.errors import ConstraintError, InfeasibleConstraints, TargetUnreachable
-from roost.optimizer.small import SMALL_PROBLEM_CHANNELS, solve_root
+from roost.optimizer.small import (
+    SMALL_PROBLEM_CHANNELS,
+    next_log_multiplier,
+    secant,
+    solve_root,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -1094,14 +1099,10 @@ class _Problem:
                 above = _Side(mu, excess, spend)
             if above.log - below.log <= 1e-14 * max(1.0, abs(mu)):
                 return _blend(above.spend, below.spend, budget, count), multiplier
-            candidate = mu + max(min(step, 10.0), -10.0)
-            bracketed = math.isfinite(below.log) and math.isfinite(above.log)
-            stalled = abs(excess) > 0.5 * abs(previous_excess)
-            if bracketed and (stalled or not below.log < candidate < above.log):
-                candidate = below.secant(above) if not stalled else 0.5 * (below.log + above.log)
-            elif not below.log < candidate < above.log:
-                candidate = 0.5 * (mu + (above.log if excess > 0 else below.log))
-            mu, previous_excess = min(max(candidate, _LOG_FLOOR), _LOG_CEILING), excess
+            mu, previous_excess = (
+                next_log_multiplier(mu, step, excess, previous_excess, below, above),
+                excess,
+            )
         return _blend(above.spend, below.spend, budget, count), math.exp(mu)
 
     def _starting_log(
@@ -1116,7 +1117,7 @@ class _Problem:
         if hint and below.log < math.log(hint) < above.log:
             return math.log(hint)
         if math.isfinite(below.log) and math.isfinite(above.log):
-            return below.secant(above)
+            return secant(below, above)
         # The marginal at an even share of the spare budget is the right order of magnitude.
         share = (budget - float(node.count @ node.low)) / max(float(node.count @ following), 1.0)
         marginals = self.batch.marginal(np.minimum(node.low + share, node.high))[following]
@@ -1135,13 +1136,6 @@ class _Side:
     log: float
     excess: float
     spend: FloatArray
-
-    def secant(self, other: _Side) -> float:
-        """Where the line through both ends crosses zero excess, kept strictly inside."""
-        span = other.log - self.log
-        fraction = self.excess / (self.excess - other.excess)
-        fraction = min(max(fraction, 0.05), 0.95)
-        return self.log + fraction * span
 
 
 @dataclass(frozen=True)
