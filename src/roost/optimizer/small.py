@@ -29,8 +29,8 @@ from typing import Protocol
 
 from roost.optimizer.scalar_curves import ScalarKernel, ScalarLinearWithCap, ScalarPower
 
-# Up to this many channels the pure-Python root is faster than the NumPy one (measured: about
-# 25 us per channel against a near-constant 1-2 ms; see docs/optimizer.md).
+# Up to this many channels the pure-Python root is faster than the NumPy one (measured: 20-35 us
+# per channel against a near-constant 1-2.5 ms, equal at 64-80 channels; docs/optimizer.md).
 SMALL_PROBLEM_CHANNELS = 64
 _ROOT_MAX_ITERATIONS = 200
 _LOG_FLOOR, _LOG_CEILING = -700.0, 700.0
