@@ -256,7 +256,7 @@ def ping(broker: dramatiq.Broker) -> None:
     if isinstance(broker, RedisBroker):
         broker.client.ping()
     elif isinstance(broker, RabbitmqBroker):
-        import pika  # type: ignore[import-untyped]
+        import pika
 
         parameters = broker.parameters
         connection = pika.BlockingConnection(
