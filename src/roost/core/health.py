@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from roost.core.errors import error_body
 from roost.core.metrics import DEPENDENCY_UP
+from roost.core.responses import json_response
 
 CheckFunction = Callable[[], Awaitable[object]]
 Status = Literal["healthy", "degraded", "unhealthy"]
@@ -82,10 +82,6 @@ def overall_status(results: Sequence[CheckResult]) -> Status:
     return "healthy"
 
 
-def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
-
-
 def health_router(
     checks: Callable[[], Sequence[HealthCheck]], *, version: str, role: str, timeout: float
 ) -> APIRouter:
@@ -93,7 +89,7 @@ def health_router(
 
     @router.get("/healthz")
     async def healthz() -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     @router.get("/readyz")
     async def readyz() -> Response:
@@ -105,8 +101,8 @@ def health_router(
                 "not_ready", "not ready: " + ", ".join(failed) + " unavailable", {"failed": failed}
             )
             body["checks"] = report
-            return _json(body, 503)
-        return _json({"status": "ready", "checks": report})
+            return json_response(body, 503)
+        return json_response({"status": "ready", "checks": report})
 
     @router.get("/health")
     async def health() -> Response:
@@ -118,6 +114,6 @@ def health_router(
             "version": version,
             "role": role,
         }
-        return _json(body, 503 if status == "unhealthy" else 200)
+        return json_response(body, 503 if status == "unhealthy" else 200)
 
     return router

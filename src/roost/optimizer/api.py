@@ -258,30 +258,31 @@ async def get_result(request: Request, result_id: Annotated[str, Path(max_length
     return json_response(view, headers=headers)
 
 
-@router.get(
-    "/optimize/{result_id}/curves.svg",
-    dependencies=reader,
-    summary="Response curves with current and optimal spend (SVG)",
-    response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, **error_responses(404, 409)},
-)
-async def curves_svg(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
-    chart = await service.result_chart(_deps(request).sessions, result_id)
-    svg = await asyncio.to_thread(charts.render_svg, chart)
-    return Response(svg, media_type="image/svg+xml", headers=_CHART_HEADERS)
+def _chart_route(
+    extension: str, media_type: str, render: Callable[[charts.Chart], str | bytes]
+) -> None:
+    """``GET /optimize/{result_id}/curves.<extension>``: a finished result's chart, rendered by
+    ``render``; the route is named ``curves_<extension>`` (``with_links`` points to it)."""
+
+    async def curves(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+        chart = await service.result_chart(_deps(request).sessions, result_id)
+        body = await asyncio.to_thread(render, chart)
+        return Response(body, media_type=media_type, headers=_CHART_HEADERS)
+
+    router.add_api_route(
+        f"/optimize/{{result_id}}/curves.{extension}",
+        curves,
+        methods=["GET"],
+        name=f"curves_{extension}",
+        dependencies=reader,
+        summary=f"Response curves with current and optimal spend ({extension.upper()})",
+        response_class=Response,
+        responses={200: {"content": {media_type: {}}}, **error_responses(404, 409)},
+    )
 
 
-@router.get(
-    "/optimize/{result_id}/curves.png",
-    dependencies=reader,
-    summary="Response curves with current and optimal spend (PNG)",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **error_responses(404, 409)},
-)
-async def curves_png(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
-    chart = await service.result_chart(_deps(request).sessions, result_id)
-    png = await asyncio.to_thread(charts.render_png, chart)
-    return Response(png, media_type="image/png", headers=_CHART_HEADERS)
+_chart_route("svg", "image/svg+xml", charts.render_svg)
+_chart_route("png", "image/png", charts.render_png)
 
 
 def with_links(request: Request, view: dict[str, Any]) -> dict[str, Any]:
