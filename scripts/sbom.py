@@ -19,7 +19,6 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -48,7 +47,8 @@ def runtime_closure(root: str = "roost") -> dict[str, str]:
         for line in dist.requires or []:
             requirement = Requirement(line)
             if requirement.marker is not None and not any(
-                requirement.marker.evaluate({**default_environment(), "extra": extra})
+                # evaluate() starts from this interpreter's environment; we only add the extra.
+                requirement.marker.evaluate({"extra": extra})
                 for extra in (extras or {""})
             ):
                 continue

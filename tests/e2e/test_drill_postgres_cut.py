@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 
@@ -106,10 +107,7 @@ def test_postgres_cut_for_ten_seconds_under_load(
                 n += 1
                 now = phase[0]
                 calls: list[tuple[str, Callable[[], httpx.Response]]] = [
-                    (
-                        "upload",
-                        lambda seed=worker_number * 1000 + n: upload(client, seed),
-                    ),
+                    ("upload", partial(upload, client, worker_number * 1000 + n)),
                     ("birds", lambda: client.get(f"{birds.url}/api/v1/birds")),
                     ("models", lambda: client.get(f"{optimizer.url}/api/v1/models")),
                 ]
@@ -136,6 +134,9 @@ def test_postgres_cut_for_ten_seconds_under_load(
         with lock:
             return statuses[(now, what, status)]
 
+    def at_least(times: int, now: str, what: str, status: int) -> Callable[[], bool]:
+        return lambda: count(now, what, status) >= times
+
     readiness: dict[str, int] = {}
     with ThreadPoolExecutor(3) as pool:
         futures = [pool.submit(load, n) for n in range(3)]
@@ -151,7 +152,7 @@ def test_postgres_cut_for_ten_seconds_under_load(
         cut_at = time.monotonic()
         phase[0] = "outage"
         for what in ("upload", "birds", "models"):
-            wait_for(lambda what=what: count("outage", what, 503) >= 2, CUT_SECONDS, f"{what} 503")
+            wait_for(at_least(2, "outage", what, 503), CUT_SECONDS, f"{what} 503")
         for name, role in running.items():
             readiness[name] = httpx.get(f"{role.url}/readyz", timeout=10).status_code
         wait_for(lambda: time.monotonic() - cut_at >= CUT_SECONDS, CUT_SECONDS + 1, "the cut")
@@ -159,7 +160,7 @@ def test_postgres_cut_for_ten_seconds_under_load(
         phase[0] = "after"
         for what in ("upload", "birds", "models"):
             wait_for(
-                lambda what=what: count("after", what, 200 if what != "upload" else 202) >= 3,
+                at_least(3, "after", what, 200 if what != "upload" else 202),
                 60,
                 f"{what} recovery",
             )

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from tests.conftest import REPO_ROOT
@@ -87,8 +88,8 @@ class Container:
             assert time.monotonic() < deadline, f"{self.role} not ready:\n{self.logs()}"
             time.sleep(0.2)
 
-    def inspect(self) -> dict[str, object]:
-        answer: list[dict[str, object]] = json.loads(podman("inspect", self.name).stdout)
+    def inspect(self) -> dict[str, Any]:
+        answer: list[dict[str, Any]] = json.loads(podman("inspect", self.name).stdout)
         return answer[0]
 
     def logs(self, lines: int = 40) -> str:

@@ -252,7 +252,10 @@ def claims(scope: str, **changes: Any) -> dict[str, Any]:
 def forged_tokens(scope: str) -> dict[str, str]:
     """Tokens for ``scope`` that the platform (HS256, SECRET, iss/aud roost) must refuse."""
     now = int(time.time())
-    sign = lambda body, key=SECRET: jwt.encode(body, key, algorithm="HS256")  # noqa: E731
+
+    def sign(body: dict[str, Any], key: str = SECRET) -> str:
+        return jwt.encode(body, key, algorithm="HS256")
+
     return {
         "alg_none": unsigned_token(claims(scope), {"alg": "none", "typ": "JWT"}),
         "alg_none_uppercase": unsigned_token(claims(scope), {"alg": "NONE", "typ": "JWT"}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def proxy() -> FaultProxy:
+def proxy() -> Iterator[FaultProxy]:
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     with FaultProxy(REDIS_HOST, REDIS_PORT) as running:
         yield running

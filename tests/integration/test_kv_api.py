@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.settings import load_settings
 from roost.roles import build_kv
@@ -14,11 +16,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def kv_app(flushed_redis: str):  # type: ignore[no-untyped-def]
+def kv_app(flushed_redis: str) -> FastAPI:
     return build_kv(load_settings(redis_url=flushed_redis, kv_max_value_bytes=4096))
 
 
-async def test_classic_contract(serve_asgi, kv_app) -> None:
+async def test_classic_contract(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         empty = await client.get("/")
         written = await client.post("/write/example_key", params={"value": "hello world"})
@@ -31,14 +33,16 @@ async def test_classic_contract(serve_asgi, kv_app) -> None:
     assert root.json()["example_key"] == "hello world"
 
 
-async def test_classic_read_of_missing_key_is_a_json_404(serve_asgi, kv_app) -> None:
+async def test_classic_read_of_missing_key_is_a_json_404(
+    serve_asgi: ServeAsgi, kv_app: FastAPI
+) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.get("/read/missing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "key_not_found"
 
 
-async def test_classic_write_requires_a_value(serve_asgi, kv_app) -> None:
+async def test_classic_write_requires_a_value(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.post("/write/k")
     assert response.status_code == 422
@@ -55,14 +59,16 @@ async def test_classic_write_requires_a_value(serve_asgi, kv_app) -> None:
         ("/read/", 404, "not_found"),
     ],
 )
-async def test_bad_keys_are_rejected(serve_asgi, kv_app, path: str, status: int, code: str) -> None:
+async def test_bad_keys_are_rejected(
+    serve_asgi: ServeAsgi, kv_app: FastAPI, path: str, status: int, code: str
+) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.get(path)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
 
 
-async def test_v1_round_trip_with_json_values(serve_asgi, kv_app) -> None:
+async def test_v1_round_trip_with_json_values(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     value = {"list": [1, 2.5, None, True], "text": "ünïcode"}
     async with serve_asgi(kv_app) as client:
         created = await client.put("/api/v1/kv/doc", json={"value": value})
@@ -82,7 +88,9 @@ async def test_v1_round_trip_with_json_values(serve_asgi, kv_app) -> None:
     assert deleted_again.status_code == 404
 
 
-async def test_if_none_match_returns_304_for_the_current_etag(serve_asgi, kv_app) -> None:
+async def test_if_none_match_returns_304_for_the_current_etag(
+    serve_asgi: ServeAsgi, kv_app: FastAPI
+) -> None:
     async with serve_asgi(kv_app) as client:
         put = await client.put("/api/v1/kv/cached", json={"value": 1})
         tag = put.headers["etag"]
@@ -94,7 +102,7 @@ async def test_if_none_match_returns_304_for_the_current_etag(serve_asgi, kv_app
     assert modified.json()["value"] == 2
 
 
-async def test_if_match_guards_concurrent_updates(serve_asgi, kv_app) -> None:
+async def test_if_match_guards_concurrent_updates(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         tag = (await client.put("/api/v1/kv/acct", json={"value": 100})).headers["etag"]
         first = await client.put("/api/v1/kv/acct", json={"value": 90}, headers={"If-Match": tag})
@@ -107,7 +115,7 @@ async def test_if_match_guards_concurrent_updates(serve_asgi, kv_app) -> None:
     assert current.json()["value"] == 90
 
 
-async def test_version_in_body_and_create_only(serve_asgi, kv_app) -> None:
+async def test_version_in_body_and_create_only(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         created = await client.put("/api/v1/kv/once", json={"value": "a", "version": 0})
         again = await client.put("/api/v1/kv/once", json={"value": "b", "version": 0})
@@ -125,7 +133,9 @@ async def test_version_in_body_and_create_only(serve_asgi, kv_app) -> None:
     assert final.json()["value"] == "d"
 
 
-async def test_versions_are_never_reused_after_delete(serve_asgi, kv_app) -> None:
+async def test_versions_are_never_reused_after_delete(
+    serve_asgi: ServeAsgi, kv_app: FastAPI
+) -> None:
     async with serve_asgi(kv_app) as client:
         first = (await client.put("/api/v1/kv/re", json={"value": 1})).json()["version"]
         await client.delete("/api/v1/kv/re")
@@ -133,7 +143,9 @@ async def test_versions_are_never_reused_after_delete(serve_asgi, kv_app) -> Non
     assert second != first
 
 
-async def test_delete_with_stale_if_match_keeps_the_value(serve_asgi, kv_app) -> None:
+async def test_delete_with_stale_if_match_keeps_the_value(
+    serve_asgi: ServeAsgi, kv_app: FastAPI
+) -> None:
     async with serve_asgi(kv_app) as client:
         await client.put("/api/v1/kv/keep", json={"value": 1})
         response = await client.delete("/api/v1/kv/keep", headers={"If-Match": '"999999999"'})
@@ -142,7 +154,7 @@ async def test_delete_with_stale_if_match_keeps_the_value(serve_asgi, kv_app) ->
     assert still.json()["value"] == 1
 
 
-async def test_ttl_expires_keys(serve_asgi, kv_app) -> None:
+async def test_ttl_expires_keys(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         put = await client.put("/api/v1/kv/brief", json={"value": 1, "ttl_seconds": 1})
         fetched = await client.get("/api/v1/kv/brief")
@@ -167,7 +179,7 @@ async def test_ttl_expires_keys(serve_asgi, kv_app) -> None:
     ],
 )
 async def test_bad_puts_are_rejected_and_keep_the_old_value(
-    serve_asgi, kv_app, body: dict[str, object], status: int, code: str
+    serve_asgi: ServeAsgi, kv_app: FastAPI, body: dict[str, object], status: int, code: str
 ) -> None:
     async with serve_asgi(kv_app) as client:
         await client.put("/api/v1/kv/safe", json={"value": "original"})
@@ -178,7 +190,7 @@ async def test_bad_puts_are_rejected_and_keep_the_old_value(
     assert after.json()["value"] == "original"
 
 
-async def test_malformed_json_body_is_a_400(serve_asgi, kv_app) -> None:
+async def test_malformed_json_body_is_a_400(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.put(
             "/api/v1/kv/x", content=b'{"value": ', headers={"content-type": "application/json"}
@@ -187,13 +199,15 @@ async def test_malformed_json_body_is_a_400(serve_asgi, kv_app) -> None:
     assert response.json()["error"]["code"] == "invalid_json"
 
 
-async def test_classic_write_over_the_value_limit_is_a_413(serve_asgi, kv_app) -> None:
+async def test_classic_write_over_the_value_limit_is_a_413(
+    serve_asgi: ServeAsgi, kv_app: FastAPI
+) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.post("/write/big", params={"value": "x" * 5000})
     assert response.status_code == 413
 
 
-async def test_list_pages_through_every_key_once(serve_asgi, kv_app) -> None:
+async def test_list_pages_through_every_key_once(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         for i in range(57):
             await client.put(f"/api/v1/kv/user:{i:03}", json={"value": i})
@@ -202,7 +216,7 @@ async def test_list_pages_through_every_key_once(serve_asgi, kv_app) -> None:
         cursor = None
         pages = 0
         while True:
-            params = {"prefix": "user:", "limit": 10}
+            params: dict[str, str | int] = {"prefix": "user:", "limit": 10}
             if cursor:
                 params["cursor"] = cursor
             page = (await client.get("/api/v1/kv", params=params)).json()
@@ -216,7 +230,7 @@ async def test_list_pages_through_every_key_once(serve_asgi, kv_app) -> None:
     assert pages >= 6
 
 
-async def test_list_prefix_is_literal_not_a_glob(serve_asgi, kv_app) -> None:
+async def test_list_prefix_is_literal_not_a_glob(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         await client.put("/api/v1/kv/a*b", json={"value": 1})
         await client.put("/api/v1/kv/axb", json={"value": 1})
@@ -232,7 +246,9 @@ async def test_list_prefix_is_literal_not_a_glob(serve_asgi, kv_app) -> None:
         ({"limit": 5000}, "validation_error"),
     ],
 )
-async def test_list_rejects_bad_parameters(serve_asgi, kv_app, params, code: str) -> None:
+async def test_list_rejects_bad_parameters(
+    serve_asgi: ServeAsgi, kv_app: FastAPI, params: dict[str, str | int], code: str
+) -> None:
     async with serve_asgi(kv_app) as client:
         response = await client.get("/api/v1/kv", params=params)
     assert 400 <= response.status_code < 500
@@ -240,7 +256,7 @@ async def test_list_rejects_bad_parameters(serve_asgi, kv_app, params, code: str
 
 
 async def test_maintenance_flag_in_redis_blocks_kv_routes(
-    serve_asgi, kv_app, flushed_redis
+    serve_asgi: ServeAsgi, kv_app: FastAPI, flushed_redis: str
 ) -> None:
     client_redis = Redis.from_url(flushed_redis)
     async with serve_asgi(kv_app) as client:
@@ -258,7 +274,7 @@ async def test_maintenance_flag_in_redis_blocks_kv_routes(
     assert back.status_code == 404
 
 
-async def test_redis_metrics_are_exported(serve_asgi, kv_app) -> None:
+async def test_redis_metrics_are_exported(serve_asgi: ServeAsgi, kv_app: FastAPI) -> None:
     async with serve_asgi(kv_app) as client:
         await client.get("/read/anything")
         text = (await client.get("/metrics")).text

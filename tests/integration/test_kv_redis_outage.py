@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.fixture_types import ServeAsgi
 from tests.support.parallel import free_port
 
 from roost.core.settings import load_settings
@@ -15,7 +16,9 @@ from roost.roles import build_kv
 pytestmark = pytest.mark.integration
 
 
-async def test_kv_answers_503_while_redis_is_down_and_recovers(serve_asgi, tmp_path: Path) -> None:
+async def test_kv_answers_503_while_redis_is_down_and_recovers(
+    serve_asgi: ServeAsgi, tmp_path: Path
+) -> None:
     redis = EmbeddedRedis(tmp_path / "redis", port=free_port())
     redis.start()
     try:

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.app import RoleRuntime, create_app
 from roost.core.ratelimit import RateLimit, rate_limited
@@ -35,7 +36,7 @@ def limited_app(redis_url: str, limit: RateLimit) -> FastAPI:
 
 
 async def test_burst_then_429_with_retry_after_then_refills(
-    serve_asgi, flushed_redis, unique
+    serve_asgi: ServeAsgi, flushed_redis: str, unique: str
 ) -> None:
     app = limited_app(flushed_redis, RateLimit(f"t{unique}", rate_per_second=5, burst=3))
     async with serve_asgi(app) as client:
@@ -50,7 +51,9 @@ async def test_burst_then_429_with_retry_after_then_refills(
     assert refilled.status_code == 200
 
 
-async def test_clients_are_limited_separately(serve_asgi, flushed_redis, unique) -> None:
+async def test_clients_are_limited_separately(
+    serve_asgi: ServeAsgi, flushed_redis: str, unique: str
+) -> None:
     limit = RateLimit(f"sep{unique}", rate_per_second=1, burst=1)
     store = RedisRateLimitStore(create_redis(load_settings(redis_url=flushed_redis)))
     assert await store.acquire("roost:ratelimit:a", limit) == 0
@@ -59,7 +62,7 @@ async def test_clients_are_limited_separately(serve_asgi, flushed_redis, unique)
     await store.client.aclose()
 
 
-async def test_limiter_fails_open_and_counts_it_when_redis_is_down(serve_asgi) -> None:
+async def test_limiter_fails_open_and_counts_it_when_redis_is_down(serve_asgi: ServeAsgi) -> None:
     app = limited_app("redis://127.0.0.1:1/0", RateLimit("down", rate_per_second=1, burst=1))
     async with serve_asgi(app) as client:
         statuses = [(await client.get("/limited")).status_code for _ in range(3)]

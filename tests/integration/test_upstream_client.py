@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from tests.conftest import ControllableUpstream
 
 from roost.core.context import request_id_var
 from roost.core.upstream import BreakerState, CircuitBreaker, UpstreamClient, UpstreamUnavailable
 
 
-async def test_passes_through_answers_and_the_request_id(upstream) -> None:
+async def test_passes_through_answers_and_the_request_id(upstream: ControllableUpstream) -> None:
     client = UpstreamClient("u-ok", upstream.url, budget_seconds=1)
     token = request_id_var.set("rid-42")
     try:
@@ -22,7 +23,7 @@ async def test_passes_through_answers_and_the_request_id(upstream) -> None:
     assert upstream.request_ids == ["rid-42"]
 
 
-async def test_a_third_party_upstream_gets_no_request_id(upstream) -> None:
+async def test_a_third_party_upstream_gets_no_request_id(upstream: ControllableUpstream) -> None:
     client = UpstreamClient(
         "u-third-party", upstream.url, budget_seconds=1, forward_request_id=False
     )
@@ -35,7 +36,7 @@ async def test_a_third_party_upstream_gets_no_request_id(upstream) -> None:
     assert upstream.request_ids == [None]
 
 
-async def test_4xx_is_an_answer_not_a_failure(upstream) -> None:
+async def test_4xx_is_an_answer_not_a_failure(upstream: ControllableUpstream) -> None:
     upstream.status = 404
     client = UpstreamClient("u-404", upstream.url, budget_seconds=1)
     response = await client.get("/missing")
@@ -45,7 +46,7 @@ async def test_4xx_is_an_answer_not_a_failure(upstream) -> None:
     assert client.breaker.state is BreakerState.CLOSED
 
 
-async def test_5xx_is_retried_then_reported(upstream) -> None:
+async def test_5xx_is_retried_then_reported(upstream: ControllableUpstream) -> None:
     upstream.status = 503
     client = UpstreamClient("u-5xx", upstream.url, budget_seconds=2, retries=2)
     with pytest.raises(UpstreamUnavailable, match="status 503"):
@@ -54,7 +55,7 @@ async def test_5xx_is_retried_then_reported(upstream) -> None:
     assert upstream.calls == 3
 
 
-async def test_slow_upstream_is_cut_at_the_budget(upstream) -> None:
+async def test_slow_upstream_is_cut_at_the_budget(upstream: ControllableUpstream) -> None:
     upstream.delay = 2
     client = UpstreamClient("u-slow", upstream.url, budget_seconds=0.3)
     started = time.perf_counter()
@@ -65,7 +66,7 @@ async def test_slow_upstream_is_cut_at_the_budget(upstream) -> None:
     assert elapsed < 0.6
 
 
-async def test_open_breaker_fails_fast_without_calling(upstream) -> None:
+async def test_open_breaker_fails_fast_without_calling(upstream: ControllableUpstream) -> None:
     upstream.status = 500
     breaker = CircuitBreaker("u-brk", failure_threshold=2, reset_seconds=60)
     client = UpstreamClient("u-brk", upstream.url, budget_seconds=1, retries=0, breaker=breaker)

@@ -9,6 +9,7 @@ import tomllib
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
+from tests.support.fixture_types import ServeAsgi
 from typer.testing import CliRunner
 
 from roost.cli import app as cli
@@ -19,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 
 
-async def test_cli_and_health_report_the_installed_version(serve_asgi) -> None:
+async def test_cli_and_health_report_the_installed_version(serve_asgi: ServeAsgi) -> None:
     printed = CliRunner().invoke(cli, ["version"])
     assert printed.exit_code == 0, printed.output
     async with serve_asgi(create_app(role="version-test", settings=load_settings())) as client:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from birds_helpers import ADMIN_KEY, READER_KEY
+from tests.integration.birds.birds_helpers import ADMIN_KEY, READER_KEY
 
 from roost.core.settings import Settings
 

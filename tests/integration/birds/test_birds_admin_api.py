@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from birds_helpers import ADMIN_KEY, READER_KEY, assert_error
+from tests.integration.birds.birds_helpers import ADMIN_KEY, READER_KEY, assert_error
 
 
 def new_bird(unique: str, **fields: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from birds_helpers import assert_error
+from tests.integration.birds.birds_helpers import assert_error
 
 from roost.birds.catalog_data import BIRD_SEEDS
 

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from birds_helpers import assert_error
+from tests.integration.birds.birds_helpers import assert_error
 
 from roost.birds.catalog_data import BIRD_SEEDS
 

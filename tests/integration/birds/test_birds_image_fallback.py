@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from birds_helpers import lookups
+from tests.integration.birds.birds_helpers import lookups
 
 PLACEHOLDER_PREFIX = "/api/v1/birds/"
 

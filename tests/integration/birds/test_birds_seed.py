@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from birds_helpers import assert_error
+from tests.integration.birds.birds_helpers import assert_error
 
 from roost.birds.catalog_data import BIRD_SEEDS
 from roost.birds.seed import seed_birds

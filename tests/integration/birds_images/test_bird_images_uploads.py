@@ -111,7 +111,9 @@ async def test_done_photo_is_shown_and_served_with_cache_headers(
 ) -> None:
     photo = thumbnails.add("done")
     async with bird_images(**uploads_settings(thumbnails)) as client:
-        answer = (await client.get(f"/api/v1/images/{BIRD}", params={"photo_id": photo})).json()
+        answer = (
+            await client.get(f"/api/v1/images/{BIRD}", params={"photo_id": str(photo)})
+        ).json()
         media = await client.get(answer["url"])
         again = await client.get(answer["url"], headers={"If-None-Match": media.headers["etag"]})
         head = await client.head(answer["url"])

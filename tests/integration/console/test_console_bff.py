@@ -114,7 +114,8 @@ async def test_an_action_reaches_the_role_as_the_operator_and_is_audited(
     assert "cookie" not in sent  # the console session stays with the console
     actions = [line for line in logs if line["event"] == "console_action"]
     assert len(actions) == 1
-    assert actions[0] | {"duration_ms": 0} == actions[0] | {
+    assert {**actions[0], "duration_ms": 0} == {
+        **actions[0],
         "action": "kv.set",
         "operator": "api-key:ops",
         "role": "kv",

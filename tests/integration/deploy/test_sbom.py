@@ -37,7 +37,7 @@ def sbom(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def pinned(path: Path) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)

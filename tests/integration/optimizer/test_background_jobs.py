@@ -12,7 +12,8 @@ import dramatiq
 import httpx
 import numpy as np
 import pytest
-from optimizer_helpers import hill
+from tests.integration.optimizer.optimizer_helpers import hill
+from tests.support.fixture_types import OptimizerClient
 
 from roost.core.settings import Settings
 from roost.optimizer.schemas import ResultView
@@ -77,7 +78,7 @@ async def register_wide_model(
 
 
 async def test_large_request_is_queued_with_a_status_url_and_finishes(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"wide-{unique}"
     budget = {f"c{i:03d}": 10000.0 for i in range(CHANNELS)}
@@ -111,7 +112,7 @@ async def test_large_request_is_queued_with_a_status_url_and_finishes(
     assert 'optimization_requests_total{method="max_response",status="queued"}' in metrics
 
 
-async def test_sweep_is_a_job_answering_each_total(optimizer_client) -> None:
+async def test_sweep_is_a_job_answering_each_total(optimizer_client: OptimizerClient) -> None:
     totals = [100000.0, 200000.0, 300000.0, 400000.0]
     request = {"budget": {"tv": 100000, "digital": 200000}, "sweep": {"totals": totals}}
     async with optimizer_client() as client:
@@ -133,7 +134,7 @@ async def test_sweep_is_a_job_answering_each_total(optimizer_client) -> None:
 
 
 async def test_a_job_that_cannot_be_satisfied_fails_with_its_reason(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"wide-{unique}"
     request = {
@@ -154,7 +155,7 @@ async def test_a_job_that_cannot_be_satisfied_fails_with_its_reason(
     ResultView.model_validate(final)
 
 
-async def test_a_redelivered_job_changes_nothing(optimizer_client) -> None:
+async def test_a_redelivered_job_changes_nothing(optimizer_client: OptimizerClient) -> None:
     from roost.optimizer.tasks import OptimizationJobs
     from roost.roles import optimizer_config
     from roost.worker import LoopBridge
@@ -177,7 +178,9 @@ async def test_a_redelivered_job_changes_nothing(optimizer_client) -> None:
     assert done["attempts"] == 1
 
 
-async def test_queue_jobs_are_validated_before_they_are_queued(optimizer_client) -> None:
+async def test_queue_jobs_are_validated_before_they_are_queued(
+    optimizer_client: OptimizerClient,
+) -> None:
     request = {
         "budget": {"tv": 100, "digital": 100},
         "constraints": {"channels": {"tv": {"min": 500}}},
@@ -191,7 +194,7 @@ async def test_queue_jobs_are_validated_before_they_are_queued(optimizer_client)
 
 
 async def test_large_requests_are_503_when_the_broker_is_missing_or_down(
-    optimizer_client,
+    optimizer_client: OptimizerClient,
 ) -> None:
     request = {"budget": {"tv": 1, "digital": 1}, "sweep": {"totals": [2.0]}}
     async with optimizer_client(broker_url=None) as client:

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from optimizer_helpers import hill
+from tests.integration.optimizer.optimizer_helpers import hill
+from tests.support.fixture_types import OptimizerClient, TokenFor
 
 from roost.optimizer.registry import checksum_of, parse_channels
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_registering_versions_is_idempotent_by_content(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"mix-{unique}"
     channels = [hill("tv", 1000, 100, 2.0, adstock=0.2), hill("web", 500, 50, 0.8)]
@@ -67,7 +68,7 @@ async def test_registering_versions_is_idempotent_by_content(
 
 
 async def test_concurrent_registrations_get_distinct_versions(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"race-{unique}"
     bodies = [{"name": name, "channels": [hill("a", 100 + i, 10, 1)]} for i in range(6)]
@@ -80,7 +81,9 @@ async def test_concurrent_registrations_get_distinct_versions(
     assert created == [1, 2, 3, 4, 5, 6]
 
 
-async def test_registering_needs_the_admin_scope(optimizer_client, token_for, unique) -> None:
+async def test_registering_needs_the_admin_scope(
+    optimizer_client: OptimizerClient, token_for: TokenFor, unique: str
+) -> None:
     body = {"name": f"auth-{unique}", "channels": [hill("a", 1, 1, 1)]}
     async with optimizer_client() as client:
         anonymous = await client.post("/api/v1/models", json=body)
@@ -126,7 +129,12 @@ async def test_registering_needs_the_admin_scope(optimizer_client, token_for, un
     ],
 )  # fmt: skip
 async def test_invalid_curves_are_422_naming_the_parameter(
-    optimizer_client, admin_headers, unique, channels: list[dict[str, Any]], field: str, code: str
+    optimizer_client: OptimizerClient,
+    admin_headers: dict[str, str],
+    unique: str,
+    channels: list[dict[str, Any]],
+    field: str,
+    code: str,
 ) -> None:
     name = f"bad-{unique}"
     async with optimizer_client() as client:
@@ -161,7 +169,9 @@ async def test_invalid_curves_are_422_naming_the_parameter(
         b'"params": {"vmax": 1, "k": 1, "slope": 1}, "colour": "red"}}]}',
     ],
 )
-async def test_malformed_model_bodies_are_422(optimizer_client, admin_headers, raw: bytes) -> None:
+async def test_malformed_model_bodies_are_422(
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], raw: bytes
+) -> None:
     async with optimizer_client() as client:
         response = await client.post(
             "/api/v1/models",
@@ -174,7 +184,9 @@ async def test_malformed_model_bodies_are_422(optimizer_client, admin_headers, r
     assert stored.status_code == 404
 
 
-async def test_predict_gives_response_and_marginal_return_per_channel(optimizer_client) -> None:
+async def test_predict_gives_response_and_marginal_return_per_channel(
+    optimizer_client: OptimizerClient,
+) -> None:
     from roost.optimizer.demo import demo_channels
 
     channels = {c.name: c for c in demo_channels()}
@@ -213,9 +225,13 @@ async def test_predict_gives_response_and_marginal_return_per_channel(optimizer_
     ],
 )
 async def test_predict_rejects_unknown_things_naming_them(
-    optimizer_client, path: str, params: dict[str, Any], budget: dict[str, Any], status: int,
+    optimizer_client: OptimizerClient,
+    path: str,
+    params: dict[str, Any],
+    budget: dict[str, Any],
+    status: int,
     code: str,
-) -> None:  # fmt: skip
+) -> None:
     async with optimizer_client() as client:
         response = await client.post(path, params=params, json={"budget": budget})
     assert response.status_code == status, response.text
@@ -226,7 +242,7 @@ async def test_predict_rejects_unknown_things_naming_them(
 
 
 async def test_archived_versions_are_skipped_unless_asked_for(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"arch-{unique}"
     v1 = {"name": name, "channels": [hill("a", 100, 10, 1), hill("b", 100, 10, 1)]}
@@ -263,7 +279,9 @@ async def test_archived_versions_are_skipped_unless_asked_for(
     assert bad_status.status_code == 422
 
 
-async def test_model_listing_pages_by_name(optimizer_client, admin_headers, unique) -> None:
+async def test_model_listing_pages_by_name(
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
+) -> None:
     names = [f"page-{unique}-{i}" for i in range(3)]
     async with optimizer_client() as client:
         for name in names:
@@ -281,7 +299,7 @@ async def test_model_listing_pages_by_name(optimizer_client, admin_headers, uniq
 
 
 async def test_names_postgres_cannot_store_are_refused_not_500(
-    optimizer_client, admin_headers
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str]
 ) -> None:
     channel = {"name": "a", "curve": {"type": "power", "params": {"a": 1, "b": 0.5}}}
     async with optimizer_client() as client:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
-from optimizer_helpers import CLASSIC_BODY
 from PIL import Image
 from redis.asyncio import Redis
+from tests.integration.optimizer.optimizer_helpers import CLASSIC_BODY
+from tests.support.fixture_types import MakeSettings, OptimizerClient, TokenFor
 
 from roost.infra.redis import MAINTENANCE_KEY
 
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_anonymous_callers_are_allowed_outside_production_by_default(
-    optimizer_client,
+    optimizer_client: OptimizerClient,
 ) -> None:
     async with optimizer_client() as client:
         optimize = await client.post("/api/v1/optimize", json=CLASSIC_BODY)
@@ -30,7 +32,9 @@ async def test_anonymous_callers_are_allowed_outside_production_by_default(
     assert bad_token.status_code == 401  # wrong credentials are never ignored
 
 
-async def test_required_auth_needs_the_optimize_scope(optimizer_client, token_for) -> None:
+async def test_required_auth_needs_the_optimize_scope(
+    optimizer_client: OptimizerClient, token_for: TokenFor
+) -> None:
     async with optimizer_client(optimizer_require_auth=True) as client:
         anonymous = await client.post("/api/v1/optimize", json=CLASSIC_BODY)
         read = await client.get("/api/v1/models")
@@ -61,7 +65,9 @@ OPTIMIZE_KEY = "planner-key-0123456789abcdef"
 READ_ONLY_KEY = "reporter-key-0123456789abcdef"
 
 
-async def test_api_keys_and_rs256_tokens_carry_their_scopes(optimizer_client, token_for) -> None:
+async def test_api_keys_and_rs256_tokens_carry_their_scopes(
+    optimizer_client: OptimizerClient, token_for: TokenFor
+) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -85,7 +91,8 @@ async def test_api_keys_and_rs256_tokens_carry_their_scopes(optimizer_client, to
         jwt_algorithm="RS256",
         jwt_public_key=public_pem,
     ) as client:
-        settings = client.app.state.settings
+        app: Any = client.app  # type: ignore[attr-defined]  # serve_asgi attaches the app
+        settings = app.state.settings
         rs256_token = issue_token(settings, "rs", ["optimize"], private_key=private_pem)
         rs256 = {"Authorization": f"Bearer {rs256_token}"}
         hs256 = token_for("optimize")
@@ -119,7 +126,9 @@ async def test_api_keys_and_rs256_tokens_carry_their_scopes(optimizer_client, to
 
 
 @pytest.mark.parametrize("debug", [False, True])
-async def test_debug_endpoints_exist_only_when_debug_is_on(optimizer_client, debug: bool) -> None:
+async def test_debug_endpoints_exist_only_when_debug_is_on(
+    optimizer_client: OptimizerClient, debug: bool
+) -> None:
     async with optimizer_client(debug=debug) as client:
         config = await client.get("/debug/config")
     assert config.status_code == (200 if debug else 404)
@@ -129,7 +138,7 @@ async def test_debug_endpoints_exist_only_when_debug_is_on(optimizer_client, deb
         assert config.json()["error"]["code"] == "not_found"
 
 
-async def test_production_requires_auth_unless_told_otherwise(make_settings) -> None:
+async def test_production_requires_auth_unless_told_otherwise(make_settings: MakeSettings) -> None:
     from roost.roles import optimizer_config
 
     secret = "a-production-secret-of-at-least-32-chars"
@@ -143,7 +152,7 @@ async def test_production_requires_auth_unless_told_otherwise(make_settings) -> 
 
 
 async def test_optimize_and_predict_share_a_per_client_rate_limit(
-    optimizer_client, token_for, unique
+    optimizer_client: OptimizerClient, token_for: TokenFor, unique: str
 ) -> None:
     alice = token_for("optimize", subject=f"alice-{unique}")
     bob = token_for("optimize", subject=f"bob-{unique}")
@@ -170,7 +179,9 @@ async def test_optimize_and_predict_share_a_per_client_rate_limit(
     assert refilled.status_code == 200
 
 
-async def test_rate_limit_fails_open_and_counts_it_when_redis_is_down(optimizer_client) -> None:
+async def test_rate_limit_fails_open_and_counts_it_when_redis_is_down(
+    optimizer_client: OptimizerClient,
+) -> None:
     async with optimizer_client(
         redis_url="redis://127.0.0.1:1/0", optimizer_rate_per_second=1.0, optimizer_rate_burst=1
     ) as client:
@@ -187,7 +198,7 @@ async def test_rate_limit_fails_open_and_counts_it_when_redis_is_down(optimizer_
 
 
 async def test_maintenance_mode_answers_503_but_keeps_health(
-    optimizer_client, optimizer_redis_url
+    optimizer_client: OptimizerClient, optimizer_redis_url: str
 ) -> None:
     redis = Redis.from_url(optimizer_redis_url)
     try:
@@ -221,7 +232,7 @@ def sample(metrics: str, name: str, **labels: str) -> float:
 
 
 async def test_optimizer_metrics_count_requests_durations_and_predictions(
-    optimizer_client,
+    optimizer_client: OptimizerClient,
 ) -> None:
     infeasible = {
         "budget": {"tv": 1, "digital": 1},
@@ -244,7 +255,9 @@ async def test_optimizer_metrics_count_requests_durations_and_predictions(
     assert "active_optimizations 0.0" in after
 
 
-async def test_curves_chart_marks_current_and_optimal_spend(optimizer_client) -> None:
+async def test_curves_chart_marks_current_and_optimal_spend(
+    optimizer_client: OptimizerClient,
+) -> None:
     body = {"budget": {"tv": 100000, "digital": 200000, "search": 0}}
     async with optimizer_client() as client:
         result = (await client.post("/api/v1/optimize", json=body)).json()
@@ -269,7 +282,7 @@ async def test_curves_chart_marks_current_and_optimal_spend(optimizer_client) ->
     assert "immutable" in png.headers["cache-control"]
 
 
-async def test_charts_of_unknown_results_are_404(optimizer_client) -> None:
+async def test_charts_of_unknown_results_are_404(optimizer_client: OptimizerClient) -> None:
     async with optimizer_client() as client:
         missing = await client.get(
             "/api/v1/optimize/6f1c1d8e-0000-4000-8000-000000000000/curves.svg"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
-from optimizer_helpers import CLASSIC_BODY, hill
+from tests.integration.optimizer.optimizer_helpers import CLASSIC_BODY, hill
+from tests.support.fixture_types import OptimizerClient
 
 from roost.optimizer.demo import demo_channels
 from roost.optimizer.schemas import ResultView
@@ -20,7 +22,7 @@ def demo_response(name: str, spend: float) -> float:
 
 
 async def test_classic_request_spends_the_total_and_beats_the_current_split(
-    optimizer_client,
+    optimizer_client: OptimizerClient,
 ) -> None:
     async with optimizer_client() as client:
         response = await client.post("/api/v1/optimize", json=CLASSIC_BODY)
@@ -52,7 +54,7 @@ async def test_classic_request_spends_the_total_and_beats_the_current_split(
     ResultView.model_validate(body)  # the declared response model, field for field
 
 
-async def test_classic_answer_matches_a_brute_force_grid(optimizer_client) -> None:
+async def test_classic_answer_matches_a_brute_force_grid(optimizer_client: OptimizerClient) -> None:
     async with optimizer_client() as client:
         body = (await client.post("/api/v1/optimize", json=CLASSIC_BODY)).json()
     tv = np.linspace(0, 300000, 30001)  # every 10 of currency
@@ -67,7 +69,9 @@ async def test_classic_answer_matches_a_brute_force_grid(optimizer_client) -> No
     assert roi["tv"] == pytest.approx(roi["digital"], rel=1e-6)
 
 
-async def test_total_defaults_to_current_spend_and_locked_channels_stay(optimizer_client) -> None:
+async def test_total_defaults_to_current_spend_and_locked_channels_stay(
+    optimizer_client: OptimizerClient,
+) -> None:
     body = {
         "model": "demo",
         "budget": {"tv": 100000, "digital": 200000, "search": 50000},
@@ -85,7 +89,9 @@ async def test_total_defaults_to_current_spend_and_locked_channels_stay(optimize
     assert search["min"] == search["max"] == 50000
 
 
-async def test_bounds_absolute_and_as_fractions_of_current_spend_hold(optimizer_client) -> None:
+async def test_bounds_absolute_and_as_fractions_of_current_spend_hold(
+    optimizer_client: OptimizerClient,
+) -> None:
     from roost.optimizer.solver import optimize_allocation
 
     names = ["tv", "digital", "search", "social"]
@@ -122,7 +128,9 @@ async def test_bounds_absolute_and_as_fractions_of_current_spend_hold(optimizer_
     assert sum(allocation.values()) == pytest.approx(400000, rel=1e-9)
 
 
-async def test_target_response_finds_the_smallest_budget_reaching_it(optimizer_client) -> None:
+async def test_target_response_finds_the_smallest_budget_reaching_it(
+    optimizer_client: OptimizerClient,
+) -> None:
     target = 500000.0
     body = {
         "budget": {"tv": 100000, "digital": 200000},
@@ -146,7 +154,7 @@ async def test_target_response_finds_the_smallest_budget_reaching_it(optimizer_c
 
 
 async def test_target_marginal_roi_stops_where_the_next_unit_returns_the_target(
-    optimizer_client,
+    optimizer_client: OptimizerClient,
 ) -> None:
     body = {
         "budget": {"digital": 50000, "search": 50000},
@@ -163,7 +171,9 @@ async def test_target_marginal_roi_stops_where_the_next_unit_returns_the_target(
     assert result["marginal_roi"]["search"] == pytest.approx(0.5, rel=1e-5)
 
 
-async def test_unreachable_target_is_a_422_naming_the_target(optimizer_client) -> None:
+async def test_unreachable_target_is_a_422_naming_the_target(
+    optimizer_client: OptimizerClient,
+) -> None:
     body = {
         "budget": {"tv": 1, "digital": 1},
         "objective": "target_roi",
@@ -243,7 +253,7 @@ async def test_unreachable_target_is_a_422_naming_the_target(optimizer_client) -
     ],
 )
 async def test_infeasible_or_unknown_constraints_are_422_naming_them(
-    optimizer_client, body: dict[str, Any], code: str, field: str
+    optimizer_client: OptimizerClient, body: dict[str, Any], code: str, field: str
 ) -> None:
     async with optimizer_client() as client:
         response = await client.post("/api/v1/optimize", json=body)
@@ -289,7 +299,7 @@ BAD_BODIES: list[tuple[str, bytes, int]] = [
 
 @pytest.mark.parametrize(("label", "raw", "status"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
 async def test_bad_optimize_bodies_are_4xx_envelopes(
-    optimizer_client, label: str, raw: bytes, status: int
+    optimizer_client: OptimizerClient, label: str, raw: bytes, status: int
 ) -> None:
     async with optimizer_client() as client:
         response = await client.post(
@@ -303,15 +313,16 @@ async def test_bad_optimize_bodies_are_4xx_envelopes(
 
 
 async def test_bad_requests_store_nothing_and_change_no_model(
-    optimizer_client, admin_headers
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str]
 ) -> None:
     from sqlalchemy import func, select
 
     from roost.infra.db import unit_of_work
     from roost.optimizer.models import OptimizationResultRow
 
-    async def count_results(client) -> int:
-        async with unit_of_work(client.app.state.optimizer.sessions) as session:
+    async def count_results(client: httpx.AsyncClient) -> int:
+        app: Any = client.app  # type: ignore[attr-defined]  # serve_asgi attaches the app
+        async with unit_of_work(app.state.optimizer.sessions) as session:
             return int(await session.scalar(select(func.count(OptimizationResultRow.id))) or 0)
 
     async with optimizer_client() as client:
@@ -332,7 +343,7 @@ async def test_bad_requests_store_nothing_and_change_no_model(
     assert demo_after == demo_before
 
 
-async def test_unknown_result_ids_are_404(optimizer_client) -> None:
+async def test_unknown_result_ids_are_404(optimizer_client: OptimizerClient) -> None:
     async with optimizer_client() as client:
         missing = await client.get("/api/v1/results/6f1c1d8e-0000-4000-8000-000000000000")
         garbage = await client.get("/api/v1/results/not-a-uuid")
@@ -342,7 +353,7 @@ async def test_unknown_result_ids_are_404(optimizer_client) -> None:
 
 
 async def test_explicit_model_version_is_used_and_recorded(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     name = f"pinned-{unique}"
     first = {"name": name, "channels": [hill("a", 100, 10, 1), hill("b", 100, 10, 1)]}

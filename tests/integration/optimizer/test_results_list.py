@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from tests.support.fixture_types import OptimizerClient, TokenFor
 
 from roost.core.cursors import encode_cursor
 from roost.optimizer.demo import DEMO_CHANNELS
@@ -53,7 +54,7 @@ async def every_page(
 
 
 async def test_pages_list_every_result_once_newest_first_while_results_are_added(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     model = f"hist-{unique}"
     async with optimizer_client() as client:
@@ -83,7 +84,7 @@ async def test_pages_list_every_result_once_newest_first_while_results_are_added
 
 
 async def test_a_summary_links_to_its_result_and_charts(
-    optimizer_client, admin_headers, unique
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
 ) -> None:
     model = f"hist-{unique}"
     async with optimizer_client() as client:
@@ -106,7 +107,9 @@ async def test_a_summary_links_to_its_result_and_charts(
     assert "allocation" not in item  # a summary, not the whole result
 
 
-async def test_status_and_model_filters(optimizer_client, admin_headers, unique) -> None:
+async def test_status_and_model_filters(
+    optimizer_client: OptimizerClient, admin_headers: dict[str, str], unique: str
+) -> None:
     model, other = f"hist-{unique}", f"other-{unique}"
     sweep = {"model": model, "budget": {"tv": 1.0, "digital": 1.0}, "sweep": {"totals": [2.0]}}
     async with optimizer_client() as client:
@@ -153,7 +156,9 @@ async def test_status_and_model_filters(optimizer_client, admin_headers, unique)
         base64.urlsafe_b64encode(orjson.dumps([True, "x"])).decode().rstrip("="),
     ],
 )
-async def test_a_forged_cursor_is_a_400_envelope(optimizer_client, cursor: str) -> None:
+async def test_a_forged_cursor_is_a_400_envelope(
+    optimizer_client: OptimizerClient, cursor: str
+) -> None:
     async with optimizer_client() as client:
         response = await client.get("/api/v1/results", params={"cursor": cursor})
     assert response.status_code in (400, 422), response.text
@@ -168,7 +173,9 @@ async def test_a_forged_cursor_is_a_400_envelope(optimizer_client, cursor: str) 
 @pytest.mark.parametrize(
     "query", [{"limit": 0}, {"limit": 101}, {"status": "lost"}, {"model": "Not A Name"}]
 )
-async def test_out_of_range_parameters_are_422(optimizer_client, query: dict[str, Any]) -> None:
+async def test_out_of_range_parameters_are_422(
+    optimizer_client: OptimizerClient, query: dict[str, Any]
+) -> None:
     async with optimizer_client() as client:
         response = await client.get("/api/v1/results", params=query)
     assert response.status_code == 422, response.text
@@ -176,7 +183,7 @@ async def test_out_of_range_parameters_are_422(optimizer_client, query: dict[str
 
 
 async def test_listing_needs_the_optimize_scope_when_auth_is_required(
-    optimizer_client, token_for
+    optimizer_client: OptimizerClient, token_for: TokenFor
 ) -> None:
     async with optimizer_client(optimizer_require_auth=True) as client:
         anonymous = await client.get("/api/v1/results")

@@ -6,11 +6,13 @@ import os
 import uuid
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from thumbnail_images import jpeg
+from tests.integration.thumbnails.thumbnail_images import jpeg
+from tests.support.fixture_types import MakeSettings, ThumbnailsPlatform
 
 from roost.core.auth import issue_token
 
@@ -28,7 +30,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 
 
 async def test_a_large_upload_is_accepted_past_the_app_wide_body_limit(
-    platform, make_settings
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
 ) -> None:
     noise = Image.frombytes("RGB", (2000, 1400), os.urandom(2000 * 1400 * 3))
     buffer = BytesIO()
@@ -81,7 +83,11 @@ async def test_a_large_upload_is_accepted_past_the_app_wide_body_limit(
     ],
 )
 async def test_bad_uploads_are_refused_with_a_json_error(
-    platform, make_settings, request_kwargs: dict, status: int, code: str
+    platform: ThumbnailsPlatform,
+    make_settings: MakeSettings,
+    request_kwargs: dict[str, Any],
+    status: int,
+    code: str,
 ) -> None:
     settings = make_settings(thumbnail_max_upload_bytes=4096, max_body_bytes=1_048_576)
     async with platform(settings, worker=False) as (api, _):
@@ -112,14 +118,16 @@ async def test_bad_uploads_are_refused_with_a_json_error(
     ],
 )
 async def test_bad_reads_are_refused_with_a_json_error(
-    platform, make_settings, path: str, status: int, code: str
+    platform: ThumbnailsPlatform, make_settings: MakeSettings, path: str, status: int, code: str
 ) -> None:
     async with platform(make_settings(), worker=False) as (api, _):
         response = await api.get(path)
     assert_error(response, status, code)
 
 
-async def test_a_queued_image_has_no_thumbnail_yet(platform, make_settings) -> None:
+async def test_a_queued_image_has_no_thumbnail_yet(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
+) -> None:
     async with platform(make_settings(), worker=False) as (api, _):
         image_id = (
             await api.post("/api/v1/images", files={"file": ("a.jpg", jpeg(), "image/jpeg")})
@@ -134,7 +142,9 @@ async def test_a_queued_image_has_no_thumbnail_yet(platform, make_settings) -> N
     assert_error(not_a_size, 404, "thumbnail_not_found")
 
 
-async def test_listing_pages_through_every_image_newest_first(platform, make_settings) -> None:
+async def test_listing_pages_through_every_image_newest_first(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
+) -> None:
     async with platform(make_settings(), worker=False) as (api, _):
         ids = []
         for seed in range(5):
@@ -146,7 +156,7 @@ async def test_listing_pages_through_every_image_newest_first(platform, make_set
         cursor = None
         pages = 0
         while True:
-            params = {"limit": 2, "status": "queued"}
+            params: dict[str, str | int] = {"limit": 2, "status": "queued"}
             if cursor:
                 params["cursor"] = cursor
             page = (await api.get("/api/v1/images", params=params)).json()
@@ -162,7 +172,9 @@ async def test_listing_pages_through_every_image_newest_first(platform, make_set
     assert not {item["id"] for item in done["items"]} & set(ids)
 
 
-async def test_dead_letter_routes_need_an_admin(platform, make_settings) -> None:
+async def test_dead_letter_routes_need_an_admin(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
+) -> None:
     settings = make_settings()
     reader = issue_token(settings, "someone", ["images:read"])
     admin = issue_token(settings, "ops", ["admin"])
@@ -187,7 +199,9 @@ async def test_dead_letter_routes_need_an_admin(platform, make_settings) -> None
     assert_error(bad_state, 422, "validation_error")
 
 
-async def test_postgres_down_means_503_and_not_ready(platform, make_settings) -> None:
+async def test_postgres_down_means_503_and_not_ready(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
+) -> None:
     settings = make_settings(database_url=UNREACHABLE_POSTGRES, database_connect_timeout=0.5)
     async with platform(settings, worker=False) as (api, _):
         upload = await api.post("/api/v1/images", files={"file": ("a.jpg", jpeg(), "image/jpeg")})
@@ -202,7 +216,7 @@ async def test_postgres_down_means_503_and_not_ready(platform, make_settings) ->
 
 
 async def test_broker_down_means_503_and_nothing_recorded(
-    platform, make_settings, tmp_path: Path
+    platform: ThumbnailsPlatform, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = make_settings(broker_url=UNREACHABLE_REDIS)
     async with platform(settings, worker=False) as (api, _):
@@ -216,7 +230,9 @@ async def test_broker_down_means_503_and_nothing_recorded(
     assert not any(p.is_file() for p in sources.rglob("*"))  # the stored source was removed
 
 
-async def test_storage_down_means_503(platform, make_settings, tmp_path: Path) -> None:
+async def test_storage_down_means_503(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings, tmp_path: Path
+) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")
     settings = make_settings(storage_url=(blocker / "objects").as_uri())
@@ -228,7 +244,9 @@ async def test_storage_down_means_503(platform, make_settings, tmp_path: Path) -
     assert ready.json()["error"]["details"]["failed"] == ["storage"]
 
 
-async def test_redis_down_turns_readiness_503_but_uploads_work(platform, make_settings) -> None:
+async def test_redis_down_turns_readiness_503_but_uploads_work(
+    platform: ThumbnailsPlatform, make_settings: MakeSettings
+) -> None:
     settings = make_settings(redis_url=UNREACHABLE_REDIS)
     async with platform(settings, worker=False) as (api, _):
         upload = await api.post("/api/v1/images", files={"file": ("a.jpg", jpeg(), "image/jpeg")})

@@ -16,8 +16,8 @@ from dramatiq.common import dq_name
 from PIL import Image
 from prometheus_client import REGISTRY
 from tests.conftest import forget_broker_state
+from tests.integration.thumbnails.thumbnail_images import jpeg, png, svg, truncated_jpeg
 from tests.support.roost_cli import run_cli
-from thumbnail_images import jpeg, png, svg, truncated_jpeg
 
 from roost.core.settings import Settings
 from roost.infra import queue

@@ -56,7 +56,7 @@ def test_a_cookie_signed_with_another_secret_is_refused() -> None:
 def test_an_api_token_is_no_session() -> None:
     from roost.core.auth import issue_token
 
-    settings = Settings(jwt_secret=SECRET)  # type: ignore[arg-type]
+    settings = Settings(jwt_secret=SECRET)
     token = issue_token(settings, "ops", ["admin"])
 
     with pytest.raises(SessionInvalid):  # other audience: a role's token is not a console login

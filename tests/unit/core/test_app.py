@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.app import RoleRuntime, create_app
 from roost.core.health import HealthCheck
@@ -63,21 +65,21 @@ def assert_envelope(body: dict[str, object], code: str) -> None:
     assert error["request_id"]
 
 
-async def test_unknown_route_is_a_json_404(serve_asgi) -> None:
+async def test_unknown_route_is_a_json_404(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/nope")
     assert response.status_code == 404
     assert_envelope(response.json(), "not_found")
 
 
-async def test_wrong_method_is_a_json_405(serve_asgi) -> None:
+async def test_wrong_method_is_a_json_405(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/items/1")
     assert response.status_code == 405
     assert_envelope(response.json(), "method_not_allowed")
 
 
-async def test_validation_errors_use_the_envelope_and_name_the_field(serve_asgi) -> None:
+async def test_validation_errors_use_the_envelope_and_name_the_field(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.post("/items/1", json={"name": "x", "size": "big"})
     assert response.status_code == 422
@@ -86,14 +88,14 @@ async def test_validation_errors_use_the_envelope_and_name_the_field(serve_asgi)
     assert "size" in body["error"]["message"]
 
 
-async def test_unknown_fields_are_rejected(serve_asgi) -> None:
+async def test_unknown_fields_are_rejected(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.post("/items/1", json={"name": "x", "size": 1, "admin": True})
     assert response.status_code == 422
     assert "unknown field" in response.json()["error"]["message"]
 
 
-async def test_malformed_json_is_a_400(serve_asgi) -> None:
+async def test_malformed_json_is_a_400(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.post(
             "/items/1", content=b"{not json", headers={"content-type": "application/json"}
@@ -102,7 +104,7 @@ async def test_malformed_json_is_a_400(serve_asgi) -> None:
     assert_envelope(response.json(), "invalid_json")
 
 
-async def test_crash_is_a_500_without_internals(serve_asgi) -> None:
+async def test_crash_is_a_500_without_internals(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/boom")
     assert response.status_code == 500
@@ -111,7 +113,7 @@ async def test_crash_is_a_500_without_internals(serve_asgi) -> None:
     assert "Traceback" not in response.text
 
 
-async def test_request_id_is_echoed_or_generated(serve_asgi) -> None:
+async def test_request_id_is_echoed_or_generated(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
         generated = await client.get("/healthz")
@@ -121,13 +123,13 @@ async def test_request_id_is_echoed_or_generated(serve_asgi) -> None:
     assert hostile.headers["x-request-id"] != "bad id\r\nx"
 
 
-async def test_error_body_carries_the_request_id(serve_asgi) -> None:
+async def test_error_body_carries_the_request_id(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/nope", headers={"X-Request-ID": "trace-me"})
     assert response.json()["error"]["request_id"] == "trace-me"
 
 
-async def test_security_headers_on_every_response(serve_asgi) -> None:
+async def test_security_headers_on_every_response(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         ok = await client.get("/healthz")
         missing = await client.get("/nope")
@@ -139,21 +141,21 @@ async def test_security_headers_on_every_response(serve_asgi) -> None:
         assert "strict-transport-security" not in response.headers
 
 
-async def test_hsts_only_behind_tls(serve_asgi) -> None:
+async def test_hsts_only_behind_tls(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build(behind_tls=True)) as client:
         response = await client.get("/healthz")
     assert "max-age" in response.headers["strict-transport-security"]
 
 
-async def test_body_over_limit_is_a_413_by_declared_length(serve_asgi) -> None:
+async def test_body_over_limit_is_a_413_by_declared_length(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build(max_body_bytes=1024)) as client:
         response = await client.post("/items/1", content=b"x" * 5000)
     assert response.status_code == 413
     assert_envelope(response.json(), "payload_too_large")
 
 
-async def test_body_over_limit_is_a_413_when_streamed_without_length(serve_asgi) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+async def test_body_over_limit_is_a_413_when_streamed_without_length(serve_asgi: ServeAsgi) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b'{"name": "' + b"x" * 500
 
@@ -164,7 +166,7 @@ async def test_body_over_limit_is_a_413_when_streamed_without_length(serve_asgi)
     assert response.status_code == 413
 
 
-async def test_cors_allows_only_configured_origins(serve_asgi) -> None:
+async def test_cors_allows_only_configured_origins(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build(cors_origins="https://ok.example")) as client:
         allowed = await client.get("/healthz", headers={"Origin": "https://ok.example"})
         denied = await client.get("/healthz", headers={"Origin": "https://evil.example"})
@@ -172,14 +174,14 @@ async def test_cors_allows_only_configured_origins(serve_asgi) -> None:
     assert "access-control-allow-origin" not in denied.headers
 
 
-async def test_healthz_ignores_dependencies(serve_asgi) -> None:
+async def test_healthz_ignores_dependencies(serve_asgi: ServeAsgi) -> None:
     app = build(checks=[HealthCheck("redis", broken)])
     async with serve_asgi(app) as client:
         response = await client.get("/healthz")
     assert response.status_code == 200
 
 
-async def test_readyz_names_the_failed_dependency(serve_asgi) -> None:
+async def test_readyz_names_the_failed_dependency(serve_asgi: ServeAsgi) -> None:
     app = build(checks=[HealthCheck("redis", broken), HealthCheck("postgres", healthy)])
     async with serve_asgi(app) as client:
         response = await client.get("/readyz")
@@ -189,7 +191,9 @@ async def test_readyz_names_the_failed_dependency(serve_asgi) -> None:
     assert body["checks"]["postgres"]["status"] == "ok"
 
 
-async def test_readyz_stays_ready_when_only_a_non_critical_dependency_fails(serve_asgi) -> None:
+async def test_readyz_stays_ready_when_only_a_non_critical_dependency_fails(
+    serve_asgi: ServeAsgi,
+) -> None:
     app = build(checks=[HealthCheck("db", healthy), HealthCheck("images", broken, critical=False)])
     async with serve_asgi(app) as client:
         response = await client.get("/readyz")
@@ -207,7 +211,9 @@ async def test_readyz_stays_ready_when_only_a_non_critical_dependency_fails(serv
         ([HealthCheck("a", broken)], "unhealthy", 503),
     ],
 )
-async def test_health_reports_overall_status(serve_asgi, checks, status: str, code: int) -> None:
+async def test_health_reports_overall_status(
+    serve_asgi: ServeAsgi, checks: list[HealthCheck], status: str, code: int
+) -> None:
     async with serve_asgi(build(checks=checks)) as client:
         response = await client.get("/health")
     assert response.status_code == code
@@ -217,7 +223,7 @@ async def test_health_reports_overall_status(serve_asgi, checks, status: str, co
     assert set(body["checks"]) == {c.name for c in checks}
 
 
-async def test_slow_dependency_times_out_instead_of_hanging(serve_asgi) -> None:
+async def test_slow_dependency_times_out_instead_of_hanging(serve_asgi: ServeAsgi) -> None:
     import asyncio
 
     async def slow() -> None:
@@ -230,7 +236,7 @@ async def test_slow_dependency_times_out_instead_of_hanging(serve_asgi) -> None:
     assert "timed out" in response.json()["checks"]["slow"]["error"]
 
 
-async def test_maintenance_mode_blocks_routes_but_not_health(serve_asgi) -> None:
+async def test_maintenance_mode_blocks_routes_but_not_health(serve_asgi: ServeAsgi) -> None:
     flag = [False]
     app = build(flag=flag)
     async with serve_asgi(app) as client:
@@ -251,7 +257,7 @@ async def test_maintenance_mode_blocks_routes_but_not_health(serve_asgi) -> None
     assert back.status_code == 200
 
 
-async def test_metrics_use_route_templates_not_raw_paths(serve_asgi) -> None:
+async def test_metrics_use_route_templates_not_raw_paths(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         await client.post("/items/41", json={"name": "a", "size": 1})
         await client.post("/items/42", json={"name": "a", "size": 1})
@@ -265,14 +271,14 @@ async def test_metrics_use_route_templates_not_raw_paths(serve_asgi) -> None:
     assert 'app_info{role="test",version=' in text
 
 
-async def test_health_routes_are_not_counted(serve_asgi) -> None:
+async def test_health_routes_are_not_counted(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         await client.get("/healthz")
         text = (await client.get("/metrics")).text
     assert 'path="/healthz"' not in text
 
 
-async def test_debug_config_masks_secrets_and_url_credentials(serve_asgi) -> None:
+async def test_debug_config_masks_secrets_and_url_credentials(serve_asgi: ServeAsgi) -> None:
     app = build(debug=True, redis_url="redis://user:hunter2@cache:6379/0", jwt_secret="z" * 40)
     async with serve_asgi(app) as client:
         response = await client.get("/debug/config")
@@ -284,7 +290,7 @@ async def test_debug_config_masks_secrets_and_url_credentials(serve_asgi) -> Non
     assert "jwt_secret" not in body["settings"]
 
 
-async def test_debug_sleep_validates_its_input(serve_asgi) -> None:
+async def test_debug_sleep_validates_its_input(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build(debug=True)) as client:
         response = await client.get("/debug/sleep", params={"seconds": 999})
     assert response.status_code == 422

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Depends, FastAPI
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.app import RoleRuntime, create_app
 from roost.core.auth import (
@@ -71,7 +72,9 @@ def test_token_signed_with_another_secret_is_401() -> None:
 
 def test_alg_none_is_refused() -> None:
     token = jwt.encode(
-        {"sub": "a", "iss": "roost", "aud": "roost", "exp": 9e9}, None, algorithm="none"
+        {"sub": "a", "iss": "roost", "aud": "roost", "exp": 9e9},
+        None,  # type: ignore[arg-type]  # alg "none" takes no key; PyJWT's hints leave None out
+        algorithm="none",
     )
     with pytest.raises(ApiError):
         Authenticator(settings()).authenticate(f"Bearer {token}", None)
@@ -134,7 +137,7 @@ def protected_app() -> FastAPI:
     return create_app(role="test", settings=settings(), routers=[router], setup=setup)
 
 
-async def test_routes_answer_401_403_and_200(serve_asgi) -> None:
+async def test_routes_answer_401_403_and_200(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(protected_app()) as client:
         anonymous = await client.get("/admin")
         garbage = await client.get("/admin", headers={"Authorization": "Bearer not.a.jwt"})

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.app import create_app
 from roost.core.errors import DomainError
@@ -53,7 +54,7 @@ def build() -> Any:
     return create_app(role="test", settings=load_settings(), routers=[router])
 
 
-async def test_domain_error_answers_its_declared_status_and_code(serve_asgi) -> None:
+async def test_domain_error_answers_its_declared_status_and_code(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/books/dune", headers={"X-Request-ID": "req-1"})
     assert response.status_code == 404
@@ -63,14 +64,14 @@ async def test_domain_error_answers_its_declared_status_and_code(serve_asgi) -> 
     }
 
 
-async def test_domain_error_without_a_status_is_a_400(serve_asgi) -> None:
+async def test_domain_error_without_a_status_is_a_400(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/books/base")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "shelf_error"
 
 
-async def test_domain_error_details_and_headers_reach_the_response(serve_asgi) -> None:
+async def test_domain_error_details_and_headers_reach_the_response(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/books/full")
     assert response.status_code == 409

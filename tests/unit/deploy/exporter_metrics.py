@@ -21,7 +21,7 @@ _KSM_HPA = frozenset({"namespace", "horizontalpodautoscaler"})
 _KSM_PDB = frozenset({"namespace", "poddisruptionbudget"})
 _KSM_DEPLOYMENT = frozenset({"namespace", "deployment"})
 _CADVISOR = frozenset({"namespace", "pod", "container", "id", "image", "name"})
-_REDIS = frozenset()
+_REDIS: frozenset[str] = frozenset()
 
 KUBE_STATE_METRICS: dict[str, frozenset[str]] = {
     "kube_pod_info": _KSM_POD

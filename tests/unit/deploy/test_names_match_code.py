@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exporter_metrics import EXPORTER_METRICS
 from tests.support.deploy_checks import (
     COMPOSE_FILE,
     DEPLOY,
@@ -42,6 +41,7 @@ from tests.support.deploy_checks import (
     rule_expressions,
     rule_files,
 )
+from tests.unit.deploy.exporter_metrics import EXPORTER_METRICS
 
 from roost.core.settings import ROLE_PORTS, Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from sqlalchemy import CheckConstraint, Table
+from sqlalchemy import CheckConstraint, FromClause, Table
 
 from roost.optimizer.models import (
     FINAL_STATUSES,
@@ -17,7 +17,8 @@ from roost.optimizer.models import (
 from roost.optimizer.schemas import ResultStatus, StatusIn
 
 
-def check_text(table: Table, name: str) -> str:
+def check_text(table: FromClause, name: str) -> str:
+    assert isinstance(table, Table)  # a declarative class's __table__, typed as its base
     (constraint,) = [
         c for c in table.constraints if isinstance(c, CheckConstraint) and c.name == name
     ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pickle
 from io import BytesIO
 
-import image_fixtures as fx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageFile, ImageOps, ImageStat
+from tests.unit.thumbnails import image_fixtures as fx
 
 from roost.thumbnails import imaging
 from roost.thumbnails.imaging import (
