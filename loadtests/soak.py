@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -273,11 +274,19 @@ def sample(pid: int, at: float, backends: dict[str, int], unix_pg: Counter[int])
     )
 
 
-def judge(series: list[Sample], warmup: float) -> dict[str, object]:
+class Verdict(TypedDict):
+    """One process's soak verdict: what grew, what went wrong, and a one-line summary."""
+
+    rss_growth: float
+    problems: list[str]
+    summary: str
+
+
+def judge(series: list[Sample], warmup: float) -> Verdict:
     after = [s for s in series if s.at >= warmup] or series[-1:]
     base, tail = after[0], after[-2:] if len(after) > 1 else after
     growth = (max(s.rss_bytes for s in tail) - base.rss_bytes) / base.rss_bytes
-    problems = []
+    problems: list[str] = []
     if growth >= RSS_GROWTH_LIMIT:
         problems.append(f"resident memory grew {growth:.1%} after the warm-up")
     if max(s.fds for s in after) - base.fds > FD_TOLERANCE:
