@@ -48,15 +48,27 @@ def slsqp(
 ) -> np.ndarray:
     """SciPy SLSQP with analytic gradients, projected back onto the constraints."""
     batch = CurveBatch([channel.effective_curve for channel in channels])
+
+    # Named functions, not lambdas: mypy cannot infer a lambda against minimize's overloads.
+    def negative_response(x: np.ndarray) -> float:
+        return -float(batch.response(np.clip(x, lower, upper)).sum())
+
+    def negative_marginal(x: np.ndarray) -> np.ndarray:
+        gradient: np.ndarray = -np.minimum(batch.marginal(np.clip(x, lower + 1e-12, upper)), 1e12)
+        return gradient
+
+    def unspent(x: np.ndarray) -> float:
+        return float(x.sum()) - total
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = minimize(
-            lambda x: -float(batch.response(np.clip(x, lower, upper)).sum()),
+            negative_response,
             start,
-            jac=lambda x: -np.minimum(batch.marginal(np.clip(x, lower + 1e-12, upper)), 1e12),
+            jac=negative_marginal,
             method="SLSQP",
             bounds=list(zip(lower, upper, strict=True)),
-            constraints=[{"type": "eq", "fun": lambda x: float(x.sum()) - total}],
+            constraints=[{"type": "eq", "fun": unspent}],
             options={"maxiter": 500, "ftol": 1e-15},
         )
     return project(np.asarray(result.x), total, lower, upper)
@@ -69,7 +81,8 @@ def project(x: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray) -
     room = (upper - x) if residual > 0 else (x - lower)
     if residual != 0 and room.sum() > 0:
         x = x + residual * room / room.sum()
-    return np.clip(x, lower, upper)
+    clipped: np.ndarray = np.clip(x, lower, upper)
+    return clipped
 
 
 def brute_force(
@@ -110,11 +123,11 @@ def brute_force(
     feasible = (last >= low[-1]) & (last <= high[-1])
     candidates = np.column_stack([mesh, last])[feasible]
     scores = values(candidates)
-    best = float(scores.max())
+    best_score = float(scores.max())
     for index in np.argsort(scores)[-6:]:
-        polished = slsqp(channels, total, candidates[index], low, high)
-        best = max(best, objective_of(channels, polished))
-    return best
+        local_optimum = slsqp(channels, total, candidates[index], low, high)
+        best_score = max(best_score, objective_of(channels, local_optimum))
+    return best_score
 
 
 def even_split(total: float, count: int) -> np.ndarray:
@@ -634,7 +647,7 @@ def concave_share_value(
     # What bisection leaves unspent earns the multiplier's rate.
     value = value + (remaining - spent) * np.exp(high)
     floor = sum(counts[:, [g]] * curve.inflection for g, (curve, _) in enumerate(groups))
-    return np.where(remaining >= floor * (1 - 1e-12), value, -np.inf)  # type: ignore[no-any-return]
+    return np.where(remaining >= floor * (1 - 1e-12), value, -np.inf)
 
 
 def copies(curve: ResponseCurve, count: int, prefix: str = "region") -> list[Channel]:

@@ -20,6 +20,7 @@ from roost.optimizer.curves import (
     PowerCurve,
     ResponseCurve,
 )
+from roost.optimizer.errors import InfeasibleConstraints
 from roost.optimizer.small import SMALL_PROBLEM_CHANNELS, solve_root
 from roost.optimizer.solver import STATUS_OPTIMAL, AllocationResult, optimize_allocation
 
@@ -79,7 +80,7 @@ def test_fast_path_matches_the_general_solver(
     channels, total, lower, upper = problem
     try:
         general = general_solution(pytest.MonkeyPatch(), channels, total, lower, upper)
-    except solver.InfeasibleConstraints:
+    except InfeasibleConstraints:
         return  # upper bounds equal to the lower ones can sum below the total
 
     fast = optimize_allocation(channels, total, lower, upper)
