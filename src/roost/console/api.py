@@ -32,6 +32,7 @@ from roost.core.errors import ApiError
 from roost.core.openapi import error_responses
 from roost.core.ratelimit import RateLimit, rate_limited
 from roost.core.responses import json_response
+from roost.core.routing import route_per_method
 from roost.core.upstream import UpstreamClient
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -245,7 +246,8 @@ async def set_maintenance(request: Request, body: MaintenanceIn) -> Response:
 RELAY_METHODS = ["GET", "POST", "PUT", "DELETE"]
 
 
-@router.api_route(
+@route_per_method(
+    router,
     "/api/roles/{role}/{path:path}",
     methods=RELAY_METHODS,
     summary="An offered action on a role, answered with the role's own status and body",

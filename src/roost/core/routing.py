@@ -1,4 +1,5 @@
-"""A FastAPI route class for hot endpoints that have little for FastAPI to solve.
+"""Route helpers: :class:`DirectRoute` for hot endpoints that have little for FastAPI to solve,
+and :func:`route_per_method` for an endpoint that serves several methods.
 
 FastAPI's generic request handler runs the dependency solver over every kind of input (path,
 query, headers, cookies, body, dependencies), and opens two ``AsyncExitStack``s per request for
@@ -13,13 +14,20 @@ It is still an ``APIRoute``: it is documented in OpenAPI from the endpoint's sig
 and reported (route template in metrics) like any other route, and its exceptions go to the
 app's exception handlers. An endpoint it can't serve faithfully is refused when the route is
 built, never at request time.
+
+FastAPI gives a route one OpenAPI operation id for all its methods, so a ``GET``+``HEAD`` route
+documents one id twice (a "Duplicate Operation ID" warning on every schema build, and colliding
+names in a client generated from the schema). :func:`route_per_method` registers the endpoint
+once per method instead: each gets its own id, and the 405 answer still names every method
+(``roost.core.errors.allowed_methods`` collects them over the routes of a path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+from fastapi import APIRouter
 from fastapi._compat import ModelField
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
@@ -31,6 +39,23 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 DirectEndpoint = Callable[..., Awaitable[Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+# What a read-only resource serves: HEAD answers as GET does (the server sends no body).
+READ_METHODS = ("GET", "HEAD")
+
+
+def route_per_method(
+    router: APIRouter, path: str, *, methods: Sequence[str], **route: Any
+) -> Callable[[Endpoint], Endpoint]:
+    """``router.api_route(path, methods=methods, **route)``, as one route per method so that
+    each method has an OpenAPI operation id of its own (see the module doc)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        for method in methods:
+            router.add_api_route(path, endpoint, methods=[method], **route)
+        return endpoint
+
+    return register
 
 
 class DirectRoute(APIRoute):

@@ -1,4 +1,5 @@
-"""DirectRoute answers exactly as FastAPI's own handler would, and refuses what it can't serve."""
+"""DirectRoute answers exactly as FastAPI's own handler would, and refuses what it can't serve;
+route_per_method gives each method of an endpoint its own route and OpenAPI operation id."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
+from tests.support.fixture_types import ServeAsgi
 
 from roost.core.app import create_app
 from roost.core.errors import ApiError
-from roost.core.routing import DirectRoute
+from roost.core.routing import READ_METHODS, DirectRoute, route_per_method
 from roost.core.settings import load_settings
+from roost.roles import ROLE_BUILDERS, build_app
 
 
 async def echo(
@@ -59,7 +62,9 @@ REQUESTS = [
 
 
 @pytest.mark.parametrize(("method", "path"), REQUESTS)
-async def test_direct_route_answers_like_fastapi(serve_asgi, method: str, path: str) -> None:
+async def test_direct_route_answers_like_fastapi(
+    serve_asgi: ServeAsgi, method: str, path: str
+) -> None:
     async with serve_asgi(build()) as client:
         plain = await client.request(method, "/plain" + path)
         direct = await client.request(method, "/direct" + path)
@@ -75,7 +80,7 @@ async def test_direct_route_answers_like_fastapi(serve_asgi, method: str, path: 
     assert got == expected
 
 
-async def test_direct_route_validation_errors_are_fastapis(serve_asgi) -> None:
+async def test_direct_route_validation_errors_are_fastapis(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.post("/direct/echo/abc?value=far-too-long")
     assert response.status_code == 422
@@ -84,14 +89,14 @@ async def test_direct_route_validation_errors_are_fastapis(serve_asgi) -> None:
     assert "value" in error["message"]
 
 
-async def test_a_direct_endpoint_must_return_a_response(serve_asgi) -> None:
+async def test_a_direct_endpoint_must_return_a_response(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         response = await client.get("/direct/dict/abc")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
 
 
-async def test_direct_routes_are_in_the_openapi_schema_as_plain_ones(serve_asgi) -> None:
+async def test_direct_routes_are_in_the_openapi_schema_as_plain_ones(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         schema = (await client.get("/openapi.json")).json()
 
@@ -103,7 +108,7 @@ async def test_direct_routes_are_in_the_openapi_schema_as_plain_ones(serve_asgi)
     assert {p["name"] for p in parameters("/direct/echo/{key}")} == {"key", "value", "note"}
 
 
-async def test_direct_routes_report_their_template_in_metrics(serve_asgi) -> None:
+async def test_direct_routes_report_their_template_in_metrics(serve_asgi: ServeAsgi) -> None:
     async with serve_asgi(build()) as client:
         await client.post("/direct/echo/some-key?value=v")
         metrics = (await client.get("/metrics")).text
@@ -149,3 +154,46 @@ def test_direct_route_refuses_endpoints_fastapi_must_solve(
 ) -> None:
     with pytest.raises(TypeError, match=reason):
         DirectRoute(path, endpoint, methods=["POST"])
+
+
+async def read_only_page() -> Response:
+    return Response(b"page", media_type="text/plain")
+
+
+def build_read_only() -> FastAPI:
+    router = APIRouter()
+    route_per_method(router, "/page", methods=READ_METHODS, summary="A page")(read_only_page)
+    return create_app(role="test", settings=load_settings(), routers=[router])
+
+
+async def test_route_per_method_gives_each_method_its_own_operation_id(
+    serve_asgi: ServeAsgi,
+) -> None:
+    async with serve_asgi(build_read_only()) as client:
+        operations = (await client.get("/openapi.json")).json()["paths"]["/page"]
+    assert set(operations) == {"get", "head"}
+    assert operations["get"]["operationId"] != operations["head"]["operationId"]
+
+
+async def test_route_per_method_serves_every_method_and_names_them_on_405(
+    serve_asgi: ServeAsgi,
+) -> None:
+    async with serve_asgi(build_read_only()) as client:
+        get = await client.get("/page")
+        head = await client.head("/page")
+        post = await client.post("/page")
+    assert (get.status_code, get.content) == (200, b"page")
+    assert (head.status_code, head.content) == (200, b"")
+    assert post.status_code == 405
+    assert post.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_BUILDERS))
+def test_every_operation_of_a_role_has_its_own_id(role: str) -> None:
+    schema = build_app(role, load_settings(environment="test")).openapi()
+    ids = [
+        operation["operationId"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+    ]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

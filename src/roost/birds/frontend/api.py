@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -13,9 +14,9 @@ from roost.birds.frontend.proxy import ReverseProxy
 from roost.birds.frontend.static_files import INDEX, PAGE_FILES, StaticFile, cache_control
 from roost.core.errors import ApiError
 from roost.core.openapi import error_responses
+from roost.core.routing import READ_METHODS, route_per_method
 
 router = APIRouter()
-READ_ONLY = ["GET", "HEAD"]
 # "." and ".." segments (also percent-encoded) would let a proxied path climb out of /api or
 # /media once the upstream normalises it; control characters never belong in a path.
 _UNSAFE_PATH = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)|[\x00-\x1f\x7f]|%00", re.IGNORECASE)
@@ -61,8 +62,13 @@ PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
 IfNoneMatch = Annotated[str | None, Header(max_length=1024)]
 
 
-@router.api_route(
-    "/", methods=READ_ONLY, summary="The page", response_class=Response, responses=PAGE_RESPONSES
+@route_per_method(
+    router,
+    "/",
+    methods=READ_METHODS,
+    summary="The page",
+    response_class=Response,
+    responses=PAGE_RESPONSES,
 )
 async def index(
     request: Request, if_none_match: IfNoneMatch = None, accept_encoding: AcceptEncoding = None
@@ -79,14 +85,14 @@ def _file_route(name: str) -> None:
     ) -> Response:
         return _static(deps_of(request).files[name], v, if_none_match, accept_encoding)
 
-    router.add_api_route(
+    route_per_method(
+        router,
         f"/{name}",
-        serve,
-        methods=READ_ONLY,
+        methods=READ_METHODS,
         summary=f"The page's {name}",
         response_class=Response,
         responses=PAGE_RESPONSES,
-    )
+    )(serve)
 
 
 # One plain route per file (no catch-all, which would shadow /healthz and /metrics).
@@ -94,28 +100,26 @@ for _name in PAGE_FILES:
     _file_route(_name)
 
 
-@router.api_route(
-    "/api/{path:path}",
-    methods=READ_ONLY,
-    summary="The birds API, proxied",
-    response_class=Response,
-    responses=PROXY_RESPONSES,
-)
-async def api_proxy(request: Request, path: ProxiedPath) -> Response:
-    _check_path(request)
-    return await deps_of(request).api.forward(request)
+def _proxy_route(prefix: str, summary: str, peer: Callable[[FrontendDeps], ReverseProxy]) -> None:
+    """``/<prefix>/{path}`` forwarded to ``peer``; the route is named ``<prefix>_proxy``."""
+
+    async def forward(request: Request, path: ProxiedPath) -> Response:
+        _check_path(request)
+        return await peer(deps_of(request)).forward(request)
+
+    route_per_method(
+        router,
+        f"/{prefix}/{{path:path}}",
+        methods=READ_METHODS,
+        name=f"{prefix}_proxy",
+        summary=summary,
+        response_class=Response,
+        responses=PROXY_RESPONSES,
+    )(forward)
 
 
-@router.api_route(
-    "/media/{path:path}",
-    methods=READ_ONLY,
-    summary="The bird image service's media, proxied",
-    response_class=Response,
-    responses=PROXY_RESPONSES,
-)
-async def media_proxy(request: Request, path: ProxiedPath) -> Response:
-    _check_path(request)
-    return await deps_of(request).media.forward(request)
+_proxy_route("api", "The birds API, proxied", lambda deps: deps.api)
+_proxy_route("media", "The bird image service's media, proxied", lambda deps: deps.media)
 
 
 def _check_path(request: Request) -> None:

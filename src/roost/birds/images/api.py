@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urljoin
 
@@ -23,6 +24,7 @@ from roost.birds.images.names import parse_bird_name
 from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
 from roost.birds.images.uploads import PHOTO_SIZE, parse_photo_id
 from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.core.routing import READ_METHODS, Endpoint, route_per_method
 
 router = APIRouter()
 # The birds API asks again at most this often for the same bird through a shared cache.
@@ -62,12 +64,22 @@ def media_file(suffix: str) -> Any:
     return Path(json_schema_extra={"pattern": pattern, "maxLength": 100 + len(suffix)})
 
 
-def media_responses(*content_types: str) -> dict[int | str, dict[str, Any]]:
-    return {
+def media_route(path: str, summary: str, *content_types: str) -> Callable[[Endpoint], Endpoint]:
+    """A ``/media`` file: GET and HEAD, the bytes in one of ``content_types``, 304 on a matching
+    If-None-Match, 404 for an unknown file."""
+    responses: dict[int | str, dict[str, Any]] = {
         200: {"content": {content_type: {} for content_type in content_types}},
         304: {"description": "Not modified (If-None-Match)"},
         **error_responses(404),
     }
+    return route_per_method(
+        router,
+        path,
+        methods=READ_METHODS,
+        summary=summary,
+        response_class=Response,
+        responses=responses,
+    )
 
 
 # The one error envelope (roost.core.errors), for the statuses this route can answer.
@@ -153,13 +165,7 @@ async def image_for_bird(
     )
 
 
-@router.api_route(
-    "/media/{filename}",
-    methods=["GET", "HEAD"],
-    summary="A bundled illustration",
-    response_class=Response,
-    responses=media_responses("image/jpeg"),
-)
+@media_route("/media/{filename}", "A bundled illustration", "image/jpeg")
 async def bundled_photo(
     filename: Annotated[str, media_file(".jpg")],
     request: Request,
@@ -175,13 +181,7 @@ async def bundled_photo(
     return _media_response(found, cache, if_none_match)
 
 
-@router.api_route(
-    "/media/placeholder/{filename}",
-    methods=["GET", "HEAD"],
-    summary="A bird's placeholder",
-    response_class=Response,
-    responses=media_responses("image/svg+xml"),
-)
+@media_route("/media/placeholder/{filename}", "A bird's placeholder", "image/svg+xml")
 async def placeholder(
     filename: Annotated[str, media_file(".svg")], if_none_match: IfNoneMatch = None
 ) -> Response:
@@ -191,13 +191,7 @@ async def placeholder(
     return _media_response(placeholder_file(slug), PLACEHOLDER_CACHE_CONTROL, if_none_match)
 
 
-@router.api_route(
-    "/media/photos/{filename}",
-    methods=["GET", "HEAD"],
-    summary="A photo from the object store",
-    response_class=Response,
-    responses=media_responses("image/jpeg"),
-)
+@media_route("/media/photos/{filename}", "A photo from the object store", "image/jpeg")
 async def stored_photo(
     filename: Annotated[str, media_file(".jpg")],
     request: Request,
@@ -214,12 +208,11 @@ async def stored_photo(
     return _media_response(found, cache, if_none_match)
 
 
-@router.api_route(
+@media_route(
     "/media/photos/{photo_id}/{size}",
-    methods=["GET", "HEAD"],
-    summary="An uploaded photo, as the thumbnails pipeline made it",
-    response_class=Response,
-    responses=media_responses("image/jpeg", "image/webp"),
+    "An uploaded photo, as the thumbnails pipeline made it",
+    "image/jpeg",
+    "image/webp",
 )
 async def uploaded_photo(
     photo_id: str, size: str, request: Request, if_none_match: IfNoneMatch = None
