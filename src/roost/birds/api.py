@@ -28,7 +28,7 @@ from roost.birds.schemas import BirdIn, BirdOut, BirdPage, ClassicBird, ImageOut
 from roost.core.auth import ADMIN_SCOPE, require_scopes
 from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
-from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
+from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload, uuid_path
 from roost.core.responses import json_response
 
 PREFIX = "/api/v1/birds"
@@ -48,14 +48,7 @@ IdentifierPath = Annotated[
         json_schema_extra=IDENTIFIER_SCHEMA,
     ),
 ]
-BirdIdPath = Annotated[
-    str,
-    Path(
-        max_length=64,
-        description="A bird's id (a UUID)",
-        json_schema_extra={"pattern": UUID_PATTERN},
-    ),
-]
+BirdIdPath = Annotated[str, uuid_path("A bird's id (a UUID)")]
 ExcludeQuery = Annotated[
     str | None,
     Query(

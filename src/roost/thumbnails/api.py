@@ -25,7 +25,7 @@ from starlette.responses import Response
 from roost.core.auth import require_scopes
 from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
-from roost.core.openapi import UUID_PATTERN, error_responses, multipart_upload
+from roost.core.openapi import error_responses, multipart_upload, uuid_path
 from roost.core.responses import json_response
 from roost.infra import dead_letters
 from roost.infra.dead_letters import DeadLetterRecord
@@ -154,14 +154,8 @@ def redrive_out(record: DeadLetterRecord) -> RedriveOut:
 
 router = APIRouter(prefix=f"{API_PREFIX}/images", tags=["thumbnails"])
 
-ImageIdPath = Annotated[
-    str,
-    Path(
-        max_length=64,
-        description="The image's id (a UUID; anything else is 400)",
-        json_schema_extra={"pattern": UUID_PATTERN},
-    ),
-]
+ImageIdPath = Annotated[str, uuid_path("The image's id (a UUID; anything else is 400)")]
+PageLimit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 
 
 @router.post(
@@ -236,7 +230,7 @@ async def list_images(
     request: Request,
     status: Annotated[ImageStatus | None, Query()] = None,
     cursor: CursorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
 ) -> Response:
     deps = _deps(request)
     page = await service.list_images(deps.sessions, status=status, cursor=cursor, limit=limit)
@@ -305,7 +299,7 @@ async def list_dead_letters(
     request: Request,
     state: Annotated[Literal["pending", "redriven", "all"], Query()] = "pending",
     cursor: CursorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    limit: PageLimit = 50,
     actor: Annotated[
         str | None, Query(max_length=128, description="Only this actor's jobs (default: all)")
     ] = None,
@@ -342,9 +336,7 @@ async def redrive_all(
 )
 async def redrive(
     request: Request,
-    dead_letter_id: Annotated[
-        str, Path(max_length=64, json_schema_extra={"pattern": UUID_PATTERN})
-    ],
+    dead_letter_id: Annotated[str, uuid_path()],
 ) -> Response:
     deps = _deps(request)
     try:
