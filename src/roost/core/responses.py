@@ -1,4 +1,5 @@
-"""The one JSON response helper the roles' routes answer with.
+"""The one JSON response helper the roles' routes answer with, and the one ``If-None-Match``
+check (:func:`etag_matches`) of the routes that answer 304.
 
 Routes build their responses themselves (FastAPI's own serialization validates the body a second
 time and costs more than the route in the hot paths); a route with a ``response_model`` passes an
@@ -54,3 +55,12 @@ def json_response(
         media_type="application/json",
         headers=dict(headers) if headers is not None else None,
     )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag``, or ``*``: then a GET or HEAD answers
+    304. Weak comparison (RFC 9110, 13.1.2): ``W/"x"`` matches ``"x"``."""
+    if if_none_match is None:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates

@@ -26,7 +26,7 @@ from roost.core.auth import require_scopes
 from roost.core.cursors import CursorQuery
 from roost.core.errors import ApiError
 from roost.core.openapi import error_responses, multipart_upload, uuid_path
-from roost.core.responses import json_response
+from roost.core.responses import etag_matches, json_response
 from roost.infra import dead_letters
 from roost.infra.dead_letters import DeadLetterRecord
 from roost.infra.storage import ObjectStore
@@ -271,15 +271,10 @@ async def get_thumbnail(
     entry = service.thumbnail_entry(record, size)
     etag = f'"{entry["etag"]}"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={deps.config.cache_seconds}"}
-    if if_none_match is not None and _etag_matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     thumbnail = await service.read_thumbnail(deps.outputs, entry)
     return Response(thumbnail.data, media_type=thumbnail.content_type, headers=headers)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return "*" in candidates or etag in candidates
 
 
 admin = APIRouter(

@@ -24,6 +24,7 @@ from roost.birds.images.names import parse_bird_name
 from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
 from roost.birds.images.uploads import PHOTO_SIZE, parse_photo_id
 from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.core.responses import etag_matches
 from roost.core.routing import READ_METHODS, Endpoint, route_per_method
 
 router = APIRouter()
@@ -244,11 +245,6 @@ def _public_origin(request: Request) -> str:
 
 def _media_response(found: MediaFile, cache_control: str, if_none_match: str | None) -> Response:
     headers = {"ETag": found.etag, "Cache-Control": cache_control}
-    if if_none_match is not None and _etag_matches(if_none_match, found.etag):
+    if etag_matches(if_none_match, found.etag):
         return Response(status_code=304, headers=headers)
     return Response(found.data, media_type=found.content_type, headers=headers)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
-    return "*" in candidates or etag in candidates
