@@ -85,6 +85,7 @@ admin = [Depends(require_scopes(ADMIN_SCOPE))]
 ModelNamePath = Annotated[str, Path(max_length=200)]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION)]
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+ResultIdPath = Annotated[str, Path(max_length=64)]
 
 router = APIRouter(prefix="/api/v1", tags=["optimizer"])
 
@@ -252,7 +253,7 @@ async def list_results(
     response_model=ResultView,
     responses=error_responses(404),
 )
-async def get_result(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+async def get_result(request: Request, result_id: ResultIdPath) -> Response:
     view = with_links(request, await service.get_result(_deps(request).sessions, result_id))
     headers = {"Retry-After": "1"} if view["status"] in UNFINISHED_STATUSES else None
     return json_response(view, headers=headers)
@@ -264,7 +265,7 @@ def _chart_route(
     """``GET /optimize/{result_id}/curves.<extension>``: a finished result's chart, rendered by
     ``render``; the route is named ``curves_<extension>`` (``with_links`` points to it)."""
 
-    async def curves(request: Request, result_id: Annotated[str, Path(max_length=64)]) -> Response:
+    async def curves(request: Request, result_id: ResultIdPath) -> Response:
         chart = await service.result_chart(_deps(request).sessions, result_id)
         body = await asyncio.to_thread(render, chart)
         return Response(body, media_type=media_type, headers=_CHART_HEADERS)
