@@ -14,21 +14,24 @@ const IMAGE_TIMEOUT_MS = 12_000;
 const SAME_BIRD_ATTEMPTS = 3;
 const BUSY_DELAY_MS = 180;
 
+/** The page's element marked `data-testid="<id>"`: the names the page and its tests share. */
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+
 const stage = document.getElementById('stage');
 const photos = Array.from(document.querySelectorAll('.photo__img'));
 const card = document.querySelector('.card');
-const nameEl = document.querySelector('[data-testid="bird-name"]');
-const scientificEl = document.querySelector('[data-testid="bird-scientific-name"]');
-const descriptionEl = document.querySelector('[data-testid="bird-description"]');
-const regionEl = document.querySelector('[data-testid="bird-region"]');
-const attributionEl = document.querySelector('[data-testid="bird-attribution"]');
-const nextButton = document.querySelector('[data-testid="next-button"]');
-const loadingEl = document.querySelector('[data-testid="loading-state"]');
-const errorEl = document.querySelector('[data-testid="error-state"]');
-const errorMessageEl = document.querySelector('[data-testid="error-message"]');
-const errorReferenceEl = document.querySelector('[data-testid="error-reference"]');
-const retryButton = document.querySelector('[data-testid="retry-button"]');
-const announcer = document.querySelector('[data-testid="announcer"]');
+const nameEl = byTestId('bird-name');
+const scientificEl = byTestId('bird-scientific-name');
+const descriptionEl = byTestId('bird-description');
+const regionEl = byTestId('bird-region');
+const attributionEl = byTestId('bird-attribution');
+const nextButton = byTestId('next-button');
+const loadingEl = byTestId('loading-state');
+const errorEl = byTestId('error-state');
+const errorMessageEl = byTestId('error-message');
+const errorReferenceEl = byTestId('error-reference');
+const retryButton = byTestId('retry-button');
+const announcer = byTestId('announcer');
 
 /** The bird on screen, or null before the first one arrives. */
 let current = null;
