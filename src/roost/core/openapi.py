@@ -70,10 +70,18 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
+def documented_path(description: str | None, pattern: str, *, max_length: int | None = None) -> Any:
+    """A path parameter whose ``pattern`` is documented, not enforced: the route's own code
+    checks it and answers as the domain does (400, or 404 for a file), where FastAPI would
+    answer 422."""
+    return Path(
+        max_length=max_length, description=description, json_schema_extra={"pattern": pattern}
+    )
+
+
 def uuid_path(description: str | None = None) -> Any:
-    """A path parameter holding one of our ids: its UUID form documented, not enforced, so that
-    anything else still reaches the route and gets the domain's 400 (FastAPI would say 422)."""
-    return Path(max_length=64, description=description, json_schema_extra={"pattern": UUID_PATTERN})
+    """A path parameter holding one of our ids (documented_path with the UUID form)."""
+    return documented_path(description, UUID_PATTERN, max_length=64)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

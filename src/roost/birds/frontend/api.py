@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from roost.birds.frontend.proxy import ReverseProxy
 from roost.birds.frontend.static_files import INDEX, PAGE_FILES, StaticFile, cache_control
 from roost.core.errors import ApiError
-from roost.core.openapi import error_responses
+from roost.core.openapi import documented_path, error_responses
 from roost.core.routing import READ_METHODS, route_per_method
 
 router = APIRouter()
@@ -42,11 +42,7 @@ _NOT_DOT = r"[^/.%\x00-\x1f\x7f]"
 _SEGMENT = rf"(?:{_NOT_DOT}{_CHAR}*|\.{_NOT_DOT}{_CHAR}*|\.\.{_CHAR}+)"
 PROXIED_PATH_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
 ProxiedPath = Annotated[
-    str,
-    Path(
-        description="The path at the peer, below its prefix",
-        json_schema_extra={"pattern": PROXIED_PATH_PATTERN},
-    ),
+    str, documented_path("The path at the peer, below its prefix", PROXIED_PATH_PATTERN)
 ]
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}, "text/javascript": {}, "text/css": {}, "image/svg+xml": {}}},

@@ -23,7 +23,7 @@ from roost.birds.images.media import (
 from roost.birds.images.names import parse_bird_name
 from roost.birds.images.service import ImageSources, read_stored_photo, resolve_image
 from roost.birds.images.uploads import PHOTO_SIZE, parse_photo_id
-from roost.core.openapi import UUID_PATTERN, error_responses
+from roost.core.openapi import UUID_PATTERN, documented_path, error_responses
 from roost.core.responses import etag_matches
 from roost.core.routing import READ_METHODS, Endpoint, route_per_method
 
@@ -51,11 +51,7 @@ PhotoIdQuery = Annotated[
 # Latin letter or digit for the slug, which this pattern cannot say: such a name is 400.
 BIRD_NAME_PATTERN = r"^\s*[^\W_]+(?:[\s'\u2019.-]+[^\W_]+)*[.]?\s*$"
 BirdNamePath = Annotated[
-    str,
-    Path(
-        description="A bird's name or slug, e.g. Northern Cardinal",
-        json_schema_extra={"pattern": BIRD_NAME_PATTERN},
-    ),
+    str, documented_path("A bird's name or slug, e.g. Northern Cardinal", BIRD_NAME_PATTERN)
 ]
 
 
