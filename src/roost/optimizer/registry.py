@@ -68,9 +68,6 @@ class ModelVersion:
     created_by: str | None
     channels: tuple[Channel, ...]
 
-    def channel_named(self, name: str) -> Channel | None:
-        return next((channel for channel in self.channels if channel.name == name), None)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
