@@ -10,8 +10,9 @@ not gated. Objectives are compared with a multi-start reference: scaled SLSQP fr
 random splits, from the even split and from our answer, keeping the best. SLSQP's iteration
 count is printed beside its time: it depends on the last bits of BLAS and NumPy rounding
 (at 20 channels 79-131 iterations across OpenBLAS kernels on one machine), which moves its
-time several-fold between machines. Ours is also timed "cold" (channels and curves built from their JSON form inside
-each call, so no per-curve constant is cached from an earlier call), printed, not gated.
+time several-fold between machines. Ours is also timed "cold" (channels and curves built from
+their JSON form inside each call, so no per-curve constant is cached from an earlier call),
+printed, not gated.
 
 Then our solver alone: 1,000 random channels (median over seeds), and 1,000 identical S-curves
 at budgets buying a few, most and all of them (each must be proven optimal).
