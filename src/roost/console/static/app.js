@@ -597,24 +597,36 @@ async function loadOptimizer(resultId) {
   if (resultId) openResult(resultId);
 }
 
+// The model and version whose channels the form shows, and the newest request for them: a late
+// answer to an older pick, or a second pick of the same version, must not wipe what the
+// operator has typed since.
+const channelForm = { shown: "", request: 0 };
+
 async function pickModel() {
   const name = $("opt-model").value;
+  const request = ++channelForm.request;
   const { data } = await api("GET", role("optimizer", `api/v1/models/${encodeURIComponent(name)}`));
+  if (request !== channelForm.request) return;
   const versions = data.versions.filter((v) => v.status === "active");
-  $("opt-version").replaceChildren(...versions.map((v) => element("option", { value: String(v.version), text: `v${v.version}` })));
   const latest = versions[versions.length - 1] || data.versions[data.versions.length - 1];
+  if (latest && channelForm.shown === `${name}@${latest.version}`) return;
+  $("opt-version").replaceChildren(...versions.map((v) => element("option", { value: String(v.version), text: `v${v.version}` })));
   if (latest) $("opt-version").value = String(latest.version);
-  renderChannels(latest ? latest.channels : []);
+  renderChannels(latest ? latest.channels : [], latest ? `${name}@${latest.version}` : "");
 }
 
 $("opt-model").addEventListener("change", pickModel);
 $("opt-version").addEventListener("change", async () => {
   const name = $("opt-model").value;
-  const { data } = await api("GET", role("optimizer", `api/v1/models/${encodeURIComponent(name)}/versions/${$("opt-version").value}`));
-  renderChannels(data.channels);
+  const version = $("opt-version").value;
+  const request = ++channelForm.request;
+  const { data } = await api("GET", role("optimizer", `api/v1/models/${encodeURIComponent(name)}/versions/${version}`));
+  if (request !== channelForm.request || channelForm.shown === `${name}@${version}`) return;
+  renderChannels(data.channels, `${name}@${version}`);
 });
 
-function renderChannels(channels) {
+function renderChannels(channels, shown) {
+  channelForm.shown = shown;
   $("opt-channels").replaceChildren(...channels.map((channel, index) => {
     const id = (field) => `opt-${field}-${index}`;
     return element("tr", { "data-channel": channel.name },
